@@ -1,0 +1,346 @@
+// The N-API surface: the Monitor class (one capture thread each) and a few
+// libpcap helpers. This is the only file that includes N-API. Events cross
+// to JavaScript through one thread-safe function per monitor, called when
+// the mailbox goes from drained to non-empty; the JS thread then drains it.
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "capture.h"
+#include "mailbox.h"
+#include "pcap_api.h"
+#include "worker.h"
+
+namespace prtt {
+namespace {
+
+Napi::Error coded_error(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+double ms(double ns) { return ns / 1e6; }
+double secs(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kData:
+      return "data";
+    case Kind::kHandshake:
+      return "handshake";
+    case Kind::kTs:
+      return "ts";
+  }
+  return "data";
+}
+
+Napi::Value nullable(Napi::Env env, bool has, double v) {
+  return has ? Napi::Number::New(env, v) : env.Null();
+}
+
+Napi::Object kinds_object(Napi::Env env, const uint64_t* k) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("data", Napi::Number::New(env, static_cast<double>(k[0])));
+  o.Set("handshake", Napi::Number::New(env, static_cast<double>(k[1])));
+  o.Set("ts", Napi::Number::New(env, static_cast<double>(k[2])));
+  return o;
+}
+
+class Monitor : public Napi::ObjectWrap<Monitor> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Monitor",
+                       {InstanceMethod<&Monitor::Start>("start"),
+                        InstanceMethod<&Monitor::Stop>("stop"),
+                        InstanceMethod<&Monitor::Join>("join"),
+                        InstanceMethod<&Monitor::Stats>("stats")});
+  }
+
+  Monitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Monitor>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+      throw coded_error(env, "INVALID_OPTION", "Monitor(options, callback)");
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    auto str = [&](const char* k) {
+      Napi::Value v = o.Get(k);
+      return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+    };
+    auto num = [&](const char* k, double d) {
+      Napi::Value v = o.Get(k);
+      return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d;
+    };
+    auto addrs = [&](const char* k, std::vector<Addr>* out) {
+      Napi::Value v = o.Get(k);
+      if (!v.IsArray()) return;
+      Napi::Array a = v.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        std::string s = a.Get(i).ToString().Utf8Value();
+        Addr addr;
+        if (!addr_parse(s, &addr))
+          throw coded_error(env, "INVALID_OPTION", std::string(k) + ": \"" + s +
+                                                       "\" is not an IPv4 or IPv6 address");
+        out->push_back(addr);
+      }
+    };
+    opt_.capture.interface = str("interface");
+    opt_.capture.file = str("file");
+    opt_.capture.filter = str("filter");
+    opt_.capture.snaplen = static_cast<int>(num("snaplen", 512));
+    opt_.capture.buffer_size = static_cast<int>(num("bufferSize", 0));
+    opt_.capture.timeout_ms = static_cast<int>(num("readTimeout", 200));
+    addrs("local", &opt_.engine.local);
+    addrs("exclude", &opt_.exclude);
+    opt_.engine.idle_ttl_ns = static_cast<int64_t>(num("idleTtl", 300) * 1e9);
+    opt_.engine.exp_ttl_ns = static_cast<int64_t>(num("expTtl", 60) * 1e9);
+    opt_.engine.report_interval_ns = static_cast<int64_t>(num("reportInterval", 30) * 1e9);
+    opt_.engine.max_flows = static_cast<uint32_t>(num("maxFlows", 1000000));
+    opt_.engine.soften = !o.Get("soften").IsBoolean() || o.Get("soften").As<Napi::Boolean>();
+    opt_.engine.samples = o.Get("samples").IsBoolean() && o.Get("samples").As<Napi::Boolean>();
+    if (opt_.engine.report_interval_ns <= 0) opt_.engine.report_interval_ns = 1000000000;
+    if (opt_.engine.max_flows < 1) opt_.engine.max_flows = 1;
+    label_ = str("label");
+    if (label_.empty()) label_ = opt_.capture.interface.empty() ? "file" : opt_.capture.interface;
+    cleanup_ = env.AddCleanupHook(&Monitor::Cleanup, this);
+  }
+
+  ~Monitor() override {
+    Shutdown();
+    if (!cleanup_.IsEmpty()) cleanup_.Remove(Env());
+  }
+
+ private:
+  // Node frees the hook's own record after running it: forget it, so the
+  // finaliser that may follow does not remove it again.
+  static void Cleanup(Monitor* self) {
+    self->Shutdown();
+    self->cleanup_ = Napi::Env::CleanupHook<void (*)(Monitor*), Monitor>();
+  }
+
+  // Stop, join, release: the same path from stop+end, the finaliser and the
+  // environment teardown (worker_threads, process exit).
+  void Shutdown() {
+    if (worker_) {
+      worker_->request_stop();
+      worker_->join();
+      worker_.reset();
+    }
+    if (tsfn_active_) {
+      tsfn_.Release();
+      tsfn_active_ = false;
+    }
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (started_) throw coded_error(env, "INVALID_STATE", "the monitor was already started");
+    CaptureError err;
+    std::unique_ptr<Capture> cap = Capture::open(opt_.capture, &err);
+    if (!cap) throw coded_error(env, err.code, err.message);
+    started_ = true;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                          "passive-rtt", 0, 1);
+    tsfn_active_ = true;
+    mailbox_.reset(new Mailbox([this] {
+      // napi_queue_full cannot happen (unbounded queue); napi_closing means
+      // the environment is going away and nobody will read the events.
+      tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) {
+        if (env != nullptr) Deliver(env);
+      });
+    }));
+    worker_.reset(new Worker(opt_, std::move(cap), mailbox_.get()));
+    worker_->start();
+    return env.Undefined();
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (worker_) worker_->request_stop();
+    return info.Env().Undefined();
+  }
+
+  // Called by JavaScript after the end event: the thread has finished.
+  Napi::Value Join(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Counters c = mailbox_ ? mailbox_->counters() : Counters();
+    Napi::Object o = Napi::Object::New(env);
+    auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+    set("packets", c.packets);
+    set("tcp", c.tcp);
+    set("notTcp", c.not_tcp);
+    set("malformed", c.malformed);
+    set("fragments", c.fragments);
+    set("notLocal", c.not_local);
+    set("flowsActive", c.flows_active);
+    set("flowsCreated", c.flows_created);
+    set("flowsEvicted", c.flows_evicted);
+    set("flowsExpired", c.flows_expired);
+    set("hostPairs", c.host_pairs);
+    set("samples", c.samples[0] + c.samples[1] + c.samples[2]);
+    o.Set("samplesByKind", kinds_object(env, c.samples));
+    set("karnRefused", c.karn_refused);
+    set("segmentsSkipped", c.segments_skipped);
+    set("retransmissions", c.retransmissions);
+    set("pcapReceived", c.pcap_received);
+    set("pcapDropped", c.pcap_dropped);
+    set("pcapIfDropped", c.pcap_if_dropped);
+    set("batchesFolded", c.batches_folded);
+    set("samplesDropped", c.samples_dropped);
+    set("reports", c.reports);
+    return o;
+  }
+
+  void Deliver(Napi::Env env) {
+    if (!mailbox_) return;
+    std::deque<Event> events = mailbox_->drain();
+    Napi::HandleScope scope(env);
+    Napi::Function cb = callback_.Value();
+    for (Event& e : events) {
+      switch (e.type) {
+        case Event::Type::kReady: {
+          Napi::Array local = Napi::Array::New(env, e.local.size());
+          for (size_t i = 0; i < e.local.size(); ++i)
+            local.Set(static_cast<uint32_t>(i), addr_to_string(e.local[i]));
+          cb.Call({Napi::String::New(env, "ready"), local});
+          break;
+        }
+        case Event::Type::kReport:
+          cb.Call({Napi::String::New(env, "report"), ReportValue(env, e.report)});
+          break;
+        case Event::Type::kSamples:
+          cb.Call({Napi::String::New(env, "samples"), SamplesValue(env, e.samples)});
+          break;
+        case Event::Type::kError: {
+          Napi::Object err = Napi::Object::New(env);
+          err.Set("code", e.code);
+          err.Set("message", e.message);
+          cb.Call({Napi::String::New(env, "error"), err});
+          break;
+        }
+        case Event::Type::kEnd:
+          cb.Call({Napi::String::New(env, "end"), env.Undefined()});
+          break;
+      }
+      if (env.IsExceptionPending()) return;  // surfaces as an uncaught exception
+    }
+  }
+
+  Napi::Value ReportValue(Napi::Env env, const Report& r) {
+    Napi::Array rows = Napi::Array::New(env, r.rows.size());
+    double ts = secs(r.ts_ns);
+    Napi::String iface = Napi::String::New(env, label_);
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      const PairRow& p = r.rows[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("ts", ts);
+      o.Set("iface", iface);
+      o.Set("src", addr_to_string(p.local));
+      o.Set("dst", addr_to_string(p.remote));
+      o.Set("samples", static_cast<double>(p.samples));
+      uint64_t k[3] = {p.kinds[0], p.kinds[1], p.kinds[2]};
+      o.Set("samplesByKind", kinds_object(env, k));
+      o.Set("rttMs", nullable(env, p.has_interval, ms(p.last)));
+      o.Set("avgMs", nullable(env, p.has_avg, ms(p.avg)));
+      o.Set("jitterMs", nullable(env, p.has_avg, ms(p.jitter)));
+      o.Set("minMs", nullable(env, p.has_interval, ms(p.min)));
+      o.Set("maxMs", nullable(env, p.has_interval, ms(p.max)));
+      o.Set("p50Ms", nullable(env, p.has_interval, ms(p.p50)));
+      o.Set("p95Ms", nullable(env, p.has_interval, ms(p.p95)));
+      o.Set("p99Ms", nullable(env, p.has_interval, ms(p.p99)));
+      o.Set("totalSamples", static_cast<double>(p.total));
+      o.Set("flows", static_cast<double>(p.flows));
+      rows.Set(static_cast<uint32_t>(i), o);
+    }
+    return rows;
+  }
+
+  Napi::Value SamplesValue(Napi::Env env, const std::vector<Sample>& samples) {
+    Napi::Array out = Napi::Array::New(env, samples.size());
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const Sample& s = samples[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("ts", secs(s.ts_ns));
+      o.Set("src", addr_to_string(s.local));
+      o.Set("sport", static_cast<double>(s.lport));
+      o.Set("dst", addr_to_string(s.remote));
+      o.Set("dport", static_cast<double>(s.rport));
+      o.Set("rttMs", static_cast<double>(s.rtt_ns) / 1e6);
+      o.Set("kind", kind_name(s.kind));
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
+  }
+
+  WorkerOptions opt_;
+  std::string label_;
+  Napi::Env::CleanupHook<void (*)(Monitor*), Monitor> cleanup_;
+  Napi::FunctionReference callback_;
+  Napi::ThreadSafeFunction tsfn_;
+  bool tsfn_active_ = false;
+  bool started_ = false;
+  std::unique_ptr<Mailbox> mailbox_;
+  std::unique_ptr<Worker> worker_;
+};
+
+Napi::Value LibpcapInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string error;
+  const PcapApi* api = pcap_api(&error);
+  if (api == nullptr) throw coded_error(env, "PCAP_MISSING", error);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("library", api->library);
+  o.Set("version", api->lib_version());
+  return o;
+}
+
+// Runs the resolver over the given names, for tests: { library } or
+// { error }.
+Napi::Value ResolveLibpcap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> names;
+  if (info.Length() > 0 && info[0].IsArray()) {
+    Napi::Array a = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) names.push_back(a.Get(i).ToString().Utf8Value());
+  } else {
+    names = pcap_library_names();
+  }
+  PcapApi api;
+  std::string error;
+  Napi::Object o = Napi::Object::New(env);
+  if (pcap_api_load(names, &api, &error)) {
+    o.Set("library", api.library);
+  } else {
+    o.Set("error", error);
+  }
+  return o;
+}
+
+Napi::Value LibraryNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& names = pcap_library_names();
+  Napi::Array a = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) a.Set(static_cast<uint32_t>(i), names[i]);
+  return a;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Monitor", Monitor::Define(env));
+  exports.Set("libpcapInfo", Napi::Function::New(env, LibpcapInfo));
+  exports.Set("resolveLibpcap", Napi::Function::New(env, ResolveLibpcap));
+  exports.Set("libpcapNames", Napi::Function::New(env, LibraryNames));
+  return exports;
+}
+
+}  // namespace
+}  // namespace prtt
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return prtt::Init(env, exports); }
+NODE_API_MODULE(passive_rtt, InitModule)

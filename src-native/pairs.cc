@@ -1,0 +1,234 @@
+#include "pairs.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace prtt {
+namespace {
+
+constexpr int kRawClasses = SlabPool<float>::kClasses;
+constexpr uint32_t kRawMax = SlabPool<float>::class_size(kRawClasses - 1);
+const double kLogBase = std::log(1.02);
+
+uint32_t pair_hash(const Addr& l, const Addr& r) { return mix_hash(l.lo() ^ r.hi(), r.lo() ^ l.hi()); }
+
+}  // namespace
+
+int hist_bucket(double us) {
+  if (us < 1.0) return 0;
+  int b = static_cast<int>(std::log(us) / kLogBase);
+  return b >= kHistBuckets ? kHistBuckets - 1 : b;
+}
+
+double hist_value(int bucket) { return std::exp((bucket + 0.5) * kLogBase); }
+
+// Sample stores: up to 256 raw values per interval in slab blocks (64 MB at
+// most), then a dense histogram. Raw values keep percentiles exact for the
+// common case of few samples per pair and interval.
+PairTable::PairTable(bool soften, uint32_t max_pairs)
+    : soften_(soften), index_(max_pairs), raw_(64u << 20) {}
+
+size_t PairTable::bytes() const {
+  return pairs_.bytes() + index_.bytes() + raw_.bytes() + dense_.size() * kHistBuckets * 4;
+}
+
+uint32_t PairTable::acquire(const Addr& local, const Addr& remote) {
+  uint32_t h = pair_hash(local, remote);
+  uint32_t id = index_.find(h, [&](uint32_t i) {
+    const Pair& p = pairs_[i];
+    return p.local == local && p.remote == remote;
+  });
+  if (id == HashIndex::kNotFound) {
+    id = pairs_.alloc();
+    Pair& p = pairs_[id];
+    std::memset(&p, 0, sizeof p);
+    p.local = local;
+    p.remote = remote;
+    p.hash = h;
+    p.in_use = true;
+    p.store = SlabPool<float>::kNone;
+    index_.insert(h, id);
+  }
+  pairs_[id].flows++;
+  return id;
+}
+
+void PairTable::free_pair(uint32_t id) {
+  Pair& p = pairs_[id];
+  clear_store(p);
+  index_.erase(p.hash, id);
+  p.in_use = false;
+  pairs_.free(id);
+}
+
+void PairTable::release(uint32_t id) {
+  Pair& p = pairs_[id];
+  if (p.flows > 0) p.flows--;
+  if (p.flows == 0 && p.n == 0) free_pair(id);
+}
+
+void PairTable::clear_store(Pair& p) {
+  if (p.store == SlabPool<float>::kNone) return;
+  if (p.dense) {
+    dense_free_.push_back(p.store);
+  } else {
+    raw_.free(p.store_class, p.store);
+  }
+  p.store = SlabPool<float>::kNone;
+  p.dense = false;
+  p.store_class = 0;
+}
+
+void PairTable::record(Pair& p, double rtt_ns) {
+  double us = rtt_ns / 1000.0;
+  uint32_t i = p.n - 1;  // index of this sample in the interval
+  if (p.dense) {
+    dense_[p.store][hist_bucket(us)]++;
+    return;
+  }
+  if (p.store == SlabPool<float>::kNone) {
+    p.store = raw_.alloc(0);
+    p.store_class = 0;
+    if (p.store == SlabPool<float>::kNone) return;  // memory cap: percentiles from min/max only
+  } else if (i >= SlabPool<float>::class_size(p.store_class)) {
+    if (i < kRawMax) {
+      int c = p.store_class + 1;
+      uint32_t nb = raw_.alloc(c);
+      if (nb != SlabPool<float>::kNone) {
+        std::memcpy(raw_.block(c, nb), raw_.block(p.store_class, p.store), i * sizeof(float));
+        raw_.free(p.store_class, p.store);
+        p.store = nb;
+        p.store_class = static_cast<uint8_t>(c);
+      } else {
+        return;
+      }
+    } else {
+      // Past the largest raw block: fold the raw values into a histogram.
+      uint32_t d;
+      if (!dense_free_.empty()) {
+        d = dense_free_.back();
+        dense_free_.pop_back();
+      } else {
+        d = static_cast<uint32_t>(dense_.size());
+        dense_.emplace_back(new uint32_t[kHistBuckets]);
+      }
+      uint32_t* h = dense_[d].get();
+      std::memset(h, 0, kHistBuckets * sizeof(uint32_t));
+      const float* raw = raw_.block(p.store_class, p.store);
+      for (uint32_t k = 0; k < i; ++k) h[hist_bucket(raw[k])]++;
+      raw_.free(p.store_class, p.store);
+      p.store = d;
+      p.dense = true;
+      h[hist_bucket(us)]++;
+      return;
+    }
+  }
+  raw_.block(p.store_class, p.store)[i] = static_cast<float>(us);
+}
+
+void PairTable::add(uint32_t id, int64_t rtt_ns, Kind kind) {
+  Pair& p = pairs_[id];
+  double r = static_cast<double>(rtt_ns);
+  p.n++;
+  p.total++;
+  p.kinds[static_cast<int>(kind)]++;
+  if (p.n == 1) {
+    p.min = p.max = r;
+  } else {
+    p.min = std::min(p.min, r);
+    p.max = std::max(p.max, r);
+  }
+  p.last = r;
+  if (soften_) {
+    // RFC 6298 §2.2 and §2.3: RTTVAR is updated with the old SRTT first.
+    if (!p.has_avg) {
+      p.avg = r;
+      p.var = r / 2;
+    } else {
+      p.var = 0.75 * p.var + 0.25 * std::fabs(p.avg - r);
+      p.avg = 0.875 * p.avg + 0.125 * r;
+    }
+  } else {
+    // go-metro with soften off: the running mean of the samples, and the
+    // running mean of the absolute difference between consecutive samples.
+    if (!p.has_avg) {
+      p.avg = r;
+      p.var = 0;
+    } else {
+      p.avg += (r - p.avg) / static_cast<double>(p.total);
+      double d = std::fabs(r - p.prev);
+      p.var += (d - p.var) / static_cast<double>(p.total - 1);
+    }
+    p.prev = r;
+  }
+  p.has_avg = true;
+  record(p, r);
+}
+
+// Nearest-rank percentile (the value at rank ceil(q·n)), exact over raw
+// values, within 1 % over a histogram, always inside [min, max].
+double PairTable::percentile(Pair& p, double q, std::vector<float>& sorted) {
+  uint32_t rank = static_cast<uint32_t>(std::ceil(q * p.n));
+  if (rank < 1) rank = 1;
+  if (rank > p.n) rank = p.n;
+  double v;
+  if (p.dense) {
+    const uint32_t* h = dense_[p.store].get();
+    uint64_t cum = 0;
+    int b = 0;
+    for (; b < kHistBuckets; ++b) {
+      cum += h[b];
+      if (cum >= rank) break;
+    }
+    v = hist_value(b) * 1000.0;
+  } else if (!sorted.empty()) {
+    v = static_cast<double>(sorted[std::min<size_t>(rank, sorted.size()) - 1]) * 1000.0;
+  } else {
+    v = q >= 0.5 ? p.max : p.min;
+  }
+  return std::min(p.max, std::max(p.min, v));
+}
+
+void PairTable::report(std::vector<PairRow>* rows) {
+  uint32_t hw = pairs_.high_water();
+  for (uint32_t id = 0; id < hw; ++id) {
+    Pair& p = pairs_[id];
+    if (!p.in_use) continue;
+    if (p.n == 0 && p.flows == 0) continue;
+    PairRow row;
+    std::memset(&row, 0, sizeof row);
+    row.local = p.local;
+    row.remote = p.remote;
+    row.samples = p.n;
+    std::memcpy(row.kinds, p.kinds, sizeof row.kinds);
+    row.flows = p.flows;
+    row.total = p.total;
+    row.has_avg = p.has_avg;
+    row.avg = p.avg;
+    row.jitter = p.var;
+    if (p.n > 0) {
+      row.has_interval = true;
+      row.last = p.last;
+      row.min = p.min;
+      row.max = p.max;
+      scratch_.clear();
+      if (!p.dense && p.store != SlabPool<float>::kNone) {
+        const float* raw = raw_.block(p.store_class, p.store);
+        uint32_t kept = std::min<uint32_t>(p.n, SlabPool<float>::class_size(p.store_class));
+        scratch_.assign(raw, raw + kept);
+        std::sort(scratch_.begin(), scratch_.end());
+      }
+      row.p50 = percentile(p, 0.50, scratch_);
+      row.p95 = percentile(p, 0.95, scratch_);
+      row.p99 = percentile(p, 0.99, scratch_);
+    }
+    rows->push_back(row);
+    p.n = 0;
+    std::memset(p.kinds, 0, sizeof p.kinds);
+    clear_store(p);
+    if (p.flows == 0) free_pair(id);
+  }
+}
+
+}  // namespace prtt

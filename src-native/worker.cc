@@ -1,0 +1,182 @@
+#include "worker.h"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace prtt {
+namespace {
+
+int64_t wall_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+int64_t mono_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+Event error_event(const std::string& code, const std::string& message) {
+  Event e;
+  e.type = Event::Type::kError;
+  e.code = code;
+  e.message = message;
+  return e;
+}
+
+}  // namespace
+
+Worker::Worker(const WorkerOptions& options, std::unique_ptr<Capture> capture, Mailbox* mailbox)
+    : opt_(options), capture_(std::move(capture)), mailbox_(mailbox) {
+  nano_ = capture_->nanoseconds();
+  linktype_ = capture_->linktype();
+}
+
+Worker::~Worker() {
+  request_stop();
+  join();
+}
+
+void Worker::start() { thread_ = std::thread([this] { run(); }); }
+
+void Worker::request_stop() {
+  __atomic_store_n(&stopping_, true, __ATOMIC_RELEASE);
+  if (capture_) capture_->breakloop();
+  mailbox_->wake();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::on_report(Report&& report) {
+  if (!capture_->live()) mailbox_->wait_room(&stopping_);
+  Event e;
+  e.type = Event::Type::kReport;
+  e.report = std::move(report);
+  mailbox_->post(std::move(e), capture_->live());
+}
+
+void Worker::on_samples(std::vector<Sample>&& samples) {
+  if (!capture_->live()) mailbox_->wait_room(&stopping_);
+  Event e;
+  e.type = Event::Type::kSamples;
+  e.samples = std::move(samples);
+  mailbox_->post(std::move(e), capture_->live());
+}
+
+void Worker::on_packet(u_char* user, const struct pcap_pkthdr* h, const u_char* bytes) {
+  Worker* w = reinterpret_cast<Worker*>(user);
+  int64_t ts = static_cast<int64_t>(h->ts.tv_sec) * 1000000000 +
+               static_cast<int64_t>(h->ts.tv_usec) * (w->nano_ ? 1 : 1000);
+  if (w->detector_ != nullptr) {
+    w->detector_->packet(w->linktype_, bytes, h->caplen, h->len);
+  } else {
+    w->engine_->packet(w->linktype_, ts, bytes, h->caplen, h->len);
+  }
+}
+
+bool Worker::detect_local(std::vector<Addr>* local, std::string* why) {
+  // A first pass over the file, with the same filter, finds the address
+  // that takes part in every TCP flow.
+  CaptureError err;
+  std::unique_ptr<Capture> scan = Capture::open(opt_.capture, &err);
+  if (!scan) {
+    *why = err.message;
+    return false;
+  }
+  LocalDetector detector;
+  detector_ = &detector;
+  int linktype = linktype_;
+  linktype_ = scan->linktype();
+  int rc;
+  while ((rc = scan->dispatch(65536, &Worker::on_packet, reinterpret_cast<u_char*>(this))) > 0) {
+    if (__atomic_load_n(&stopping_, __ATOMIC_ACQUIRE)) break;
+  }
+  detector_ = nullptr;
+  linktype_ = linktype;
+  Addr a;
+  if (!detector.result(opt_.exclude, &a, why)) return false;
+  local->push_back(a);
+  return true;
+}
+
+void Worker::publish(bool poll_pcap) {
+  Counters c = engine_->counters();
+  if (poll_pcap) capture_->stats(&c.pcap_received, &c.pcap_dropped, &c.pcap_if_dropped);
+  mailbox_->publish(c);
+}
+
+void Worker::run() {
+  pthread_setname_np(pthread_self(), "passive-rtt");
+  const bool live = capture_->live();
+  EngineOptions eo = opt_.engine;
+  if (eo.local.empty()) {
+    std::string why;
+    if (live) {
+      eo.local = Capture::interface_addresses(opt_.capture.interface);
+      if (eo.local.empty()) why = opt_.capture.interface + " has no IPv4 or IPv6 address";
+    } else if (!detect_local(&eo.local, &why)) {
+      // falls through with why set
+    }
+    if (eo.local.empty()) {
+      mailbox_->post(error_event("LOCAL_ADDRESS_UNKNOWN",
+                                 "cannot tell which address is the monitored host: " + why +
+                                     ". Name it with --local ADDRESS (local_ips in a "
+                                     "configuration, `local` in RttMonitor options)"),
+                     live);
+      Event end;
+      end.type = Event::Type::kEnd;
+      mailbox_->post(std::move(end), live);
+      return;
+    }
+  }
+  engine_.reset(new Engine(eo, this));
+  {
+    Event ready;
+    ready.type = Event::Type::kReady;
+    ready.local = eo.local;
+    mailbox_->post(std::move(ready), live);
+  }
+
+  std::string error_code, error_message;
+  int64_t last_publish = mono_ns();
+  for (;;) {
+    if (__atomic_load_n(&stopping_, __ATOMIC_ACQUIRE)) break;
+    int rc = capture_->dispatch(live ? -1 : 65536, &Worker::on_packet,
+                                reinterpret_cast<u_char*>(this));
+    if (rc == -2) break;  // pcap_breakloop
+    if (rc == -1) {
+      std::string detail = capture_->last_error();
+      if (live) {
+        error_code = "CAPTURE_FAILED";
+        error_message = "capture on " + opt_.capture.interface + " failed: " + detail +
+                        " (was the interface removed or brought down?)";
+      } else {
+        error_code = "FILE_TRUNCATED";
+        error_message = "capture file " + opt_.capture.file + " is damaged: " + detail +
+                        "; the reports before the damage were delivered";
+      }
+      break;
+    }
+    if (live) engine_->tick(wall_ns());
+    int64_t now = mono_ns();
+    if (now - last_publish >= 250000000 || (!live && rc == 0)) {
+      publish(live);
+      last_publish = now;
+    }
+    if (!live && rc == 0) break;  // end of file
+  }
+  engine_->finish();
+  publish(live);
+  if (!error_code.empty()) mailbox_->post(error_event(error_code, error_message), live);
+  Event end;
+  end.type = Event::Type::kEnd;
+  mailbox_->post(std::move(end), live);
+}
+
+}  // namespace prtt

@@ -1,0 +1,54 @@
+// The capture thread: owns the Capture handle and the Engine, runs the
+// pcap_dispatch loop, and posts results to the Mailbox. Created and joined
+// by the JS thread; request_stop() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "capture.h"
+#include "engine.h"
+#include "mailbox.h"
+
+namespace prtt {
+
+struct WorkerOptions {
+  EngineOptions engine;
+  CaptureOptions capture;
+  std::vector<Addr> exclude;  // never the local address (offline detection)
+};
+
+class Worker : public EngineSink {
+ public:
+  Worker(const WorkerOptions& options, std::unique_ptr<Capture> capture, Mailbox* mailbox);
+  ~Worker() override;
+
+  void start();
+  void request_stop();
+  void join();
+  bool joinable() const { return thread_.joinable(); }
+
+  void on_report(Report&& report) override;
+  void on_samples(std::vector<Sample>&& samples) override;
+
+ private:
+  void run();
+  bool detect_local(std::vector<Addr>* local, std::string* why);
+  void publish(bool poll_pcap);
+  static void on_packet(u_char* user, const struct pcap_pkthdr* h, const u_char* bytes);
+
+  WorkerOptions opt_;
+  std::unique_ptr<Capture> capture_;
+  Mailbox* mailbox_;
+  std::unique_ptr<Engine> engine_;
+  std::thread thread_;
+  bool stopping_ = false;  // atomic builtins: written by any thread, read by the capture thread
+  bool nano_ = false;
+  int linktype_ = 0;
+  LocalDetector* detector_ = nullptr;
+};
+
+}  // namespace prtt
