@@ -42,44 +42,46 @@ enum FlowState : uint16_t {
 
 constexpr uint32_t kNil = 0xffffffffu;
 
+// Field order is access order: the first cache line holds the key and the
+// sequence state every packet reads; the second the times and links.
 struct Flow {
   Addr local;
   Addr remote;
   uint16_t lport;
   uint16_t rport;
   uint32_t hash;
-  // Recency list links (FlowTable); list_time is when the flow was last
-  // moved to the tail, last_seen when it last saw a packet.
-  uint32_t prev;
-  uint32_t next;
-  uint32_t pair;  // host-pair aggregate id
-  int64_t last_seen;
-  int64_t list_time;
-
+  uint16_t state;
+  uint8_t dupacks;
+  uint8_t ring_class;
+  uint16_t ring_head;
+  uint16_t ring_count;
   // Local -> remote sequence space (RFC 9293 §3.3.1 names).
   uint32_t snd_una;
   uint32_t snd_max;
   // Highest end of the remote's sequence space seen.
   uint32_t rcv_max;
+  // Outstanding-segment ring: a SlabPool block, times relative to ring_base.
+  uint32_t ring_block;
+  // --- second cache line
+  int64_t last_seen;
+  // Recency list links (FlowTable); list_time is when the flow was last
+  // moved to the tail, last_seen when it last saw a packet.
+  int64_t list_time;
+  int64_t ring_base;
+  uint32_t prev;
+  uint32_t next;
+  uint32_t pair;  // host-pair aggregate id
   uint32_t isn_local;
   uint32_t isn_remote;
+  // Timestamp-echo sampler.
+  uint32_t last_tsval;
+  uint32_t tsp_val;
   // The latest local retransmission: range, TSval, time.
   uint32_t rx_start;
   uint32_t rx_end;
   uint32_t rx_tsval;
   int64_t rx_t;
-  // Timestamp-echo sampler.
-  uint32_t last_tsval;
-  uint32_t tsp_val;
   int64_t tsp_t;
-  // Outstanding-segment ring.
-  int64_t ring_base;
-  uint32_t ring_block;
-  uint16_t ring_head;
-  uint16_t ring_count;
-  uint8_t ring_class;
-  uint8_t dupacks;
-  uint16_t state;
 };
 
 }  // namespace prtt

@@ -9,22 +9,31 @@ namespace {
 
 constexpr int kRawClasses = SlabPool<float>::kClasses;
 constexpr uint32_t kRawMax = SlabPool<float>::class_size(kRawClasses - 1);
-const double kLogBase = std::log(1.02);
 
 uint32_t pair_hash(const Addr& l, const Addr& r) { return mix_hash(l.lo() ^ r.hi(), r.lo() ^ l.hi()); }
 
 }  // namespace
 
-int hist_bucket(double us) {
-  if (us < 1.0) return 0;
-  int b = static_cast<int>(std::log(us) / kLogBase);
-  return b >= kHistBuckets ? kHistBuckets - 1 : b;
+int hist_bucket(uint64_t ns) {
+  // Bucket row 0 holds [0, 1024) ns in 16 ns steps; row k >= 1 holds the
+  // octave [2^(9+k), 2^(10+k)) in 64 steps.
+  if (ns < (1ull << kHistMinExp)) return static_cast<int>(ns >> (kHistMinExp - 6));
+  int e = 63 - __builtin_clzll(ns);
+  if (e >= kHistMaxExp) return kHistBuckets - 1;
+  int sub = static_cast<int>((ns >> (e - 6)) & (kHistSub - 1));
+  return (e - kHistMinExp + 1) * kHistSub + sub;
 }
 
-double hist_value(int bucket) { return std::exp((bucket + 0.5) * kLogBase); }
+double hist_value(int bucket) {
+  int row = bucket / kHistSub;
+  int sub = bucket % kHistSub;
+  if (row == 0) return (sub + 0.5) * 16.0;
+  int e = row - 1 + kHistMinExp;
+  return std::ldexp(1.0, e) + (sub + 0.5) * std::ldexp(1.0, e - 6);
+}
 
-// Sample stores: up to 256 raw values per interval in slab blocks (64 MB at
-// most), then a dense histogram. Raw values keep percentiles exact for the
+// Sample stores: up to 256 raw values (float nanoseconds: 24 significant
+// bits) per interval in slab blocks (64 MB at most), then a dense histogram. Raw values keep percentiles exact for the
 // common case of few samples per pair and interval.
 PairTable::PairTable(bool soften, uint32_t max_pairs)
     : soften_(soften), index_(max_pairs), raw_(64u << 20) {}
@@ -81,10 +90,9 @@ void PairTable::clear_store(Pair& p) {
 }
 
 void PairTable::record(Pair& p, double rtt_ns) {
-  double us = rtt_ns / 1000.0;
   uint32_t i = p.n - 1;  // index of this sample in the interval
   if (p.dense) {
-    dense_[p.store][hist_bucket(us)]++;
+    dense_[p.store][hist_bucket(static_cast<uint64_t>(rtt_ns))]++;
     return;
   }
   if (p.store == SlabPool<float>::kNone) {
@@ -116,15 +124,15 @@ void PairTable::record(Pair& p, double rtt_ns) {
       uint32_t* h = dense_[d].get();
       std::memset(h, 0, kHistBuckets * sizeof(uint32_t));
       const float* raw = raw_.block(p.store_class, p.store);
-      for (uint32_t k = 0; k < i; ++k) h[hist_bucket(raw[k])]++;
+      for (uint32_t k = 0; k < i; ++k) h[hist_bucket(static_cast<uint64_t>(raw[k]))]++;
       raw_.free(p.store_class, p.store);
       p.store = d;
       p.dense = true;
-      h[hist_bucket(us)]++;
+      h[hist_bucket(static_cast<uint64_t>(rtt_ns))]++;
       return;
     }
   }
-  raw_.block(p.store_class, p.store)[i] = static_cast<float>(us);
+  raw_.block(p.store_class, p.store)[i] = static_cast<float>(rtt_ns);
 }
 
 void PairTable::add(uint32_t id, int64_t rtt_ns, Kind kind) {
@@ -181,9 +189,9 @@ double PairTable::percentile(Pair& p, double q, std::vector<float>& sorted) {
       cum += h[b];
       if (cum >= rank) break;
     }
-    v = hist_value(b) * 1000.0;
+    v = hist_value(b);
   } else if (!sorted.empty()) {
-    v = static_cast<double>(sorted[std::min<size_t>(rank, sorted.size()) - 1]) * 1000.0;
+    v = static_cast<double>(sorted[std::min<size_t>(rank, sorted.size()) - 1]);
   } else {
     v = q >= 0.5 ? p.max : p.min;
   }

@@ -59,17 +59,21 @@ class PairTable {
   bool soften_;
   ChunkedPool<Pair> pairs_;
   HashIndex index_;
-  SlabPool<float> raw_;                       // raw samples, microseconds
+  SlabPool<float> raw_;                       // raw samples, nanoseconds
   std::vector<std::unique_ptr<uint32_t[]>> dense_;  // log histograms
   std::vector<uint32_t> dense_free_;
   std::vector<float> scratch_;
 };
 
-// Log-bucket histogram geometry: bucket i holds [1.02^i, 1.02^(i+1)) µs; its
-// geometric middle is within 1 % of every value in it. 906 buckets span
-// 1 µs to 60 s.
-constexpr int kHistBuckets = 906;
-int hist_bucket(double us);
-double hist_value(int bucket);
+// Log-linear histogram of nanosecond values (the HdrHistogram layout): each
+// power of two from 2^10 ns (~1 µs) to 2^36 ns (~69 s) is cut into 64 equal
+// buckets (below 1 µs: 16 ns steps), so a bucket's middle is within 1/128 (0.8 %) of every value in
+// it. Integer arithmetic only: no log() per sample.
+constexpr int kHistSub = 64;
+constexpr int kHistMinExp = 10;
+constexpr int kHistMaxExp = 36;
+constexpr int kHistBuckets = (kHistMaxExp - kHistMinExp + 1) * kHistSub;
+int hist_bucket(uint64_t ns);
+double hist_value(int bucket);  // nanoseconds
 
 }  // namespace prtt
