@@ -1,6 +1,7 @@
 #include "capture.h"
 
 #include <ifaddrs.h>
+#include <poll.h>
 #include <net/if.h>
 #include <netinet/in.h>
 
@@ -88,6 +89,10 @@ std::unique_ptr<Capture> Capture::open(const CaptureOptions& o, CaptureError* er
       return nullptr;
     }
   }
+  if (c->live_ && api->setnonblock(c->p_, 1, errbuf) != 0) {
+    *err = {"CAPTURE_FAILED", "cannot capture on " + o.interface + ": " + errbuf};
+    return nullptr;
+  }
   c->nano_ = api->get_tstamp_precision(c->p_) == PCAP_TSTAMP_PRECISION_NANO;
   c->linktype_ = api->datalink(c->p_);
   if (!linktype_supported(c->linktype_)) {
@@ -124,6 +129,15 @@ int Capture::dispatch(int count, pcap_handler handler, u_char* user) {
 }
 
 void Capture::breakloop() { api_->breakloop(p_); }
+
+void Capture::wait(int timeout_ms, int wake_fd) {
+  struct pollfd fds[2];
+  fds[0].fd = api_->get_selectable_fd(p_);
+  fds[0].events = POLLIN;
+  fds[1].fd = wake_fd;
+  fds[1].events = POLLIN;
+  poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
+}
 
 std::string Capture::last_error() { return api_->geterr(p_); }
 

@@ -42,6 +42,11 @@ class Capture {
   // timeout), -1 on error, -2 after breakloop().
   int dispatch(int count, pcap_handler handler, u_char* user);
   void breakloop();
+  // Live only: waits up to timeout_ms for packets, or until wake_fd is
+  // readable. libpcap's own read timeout does not fire on an idle link with
+  // TPACKET_V3 (the kernel retires only non-empty blocks), so live handles
+  // are non-blocking and the capture thread polls (poll(2)).
+  void wait(int timeout_ms, int wake_fd);
   // Cumulative pcap_stats(3PCAP), widened past its 32-bit counters.
   void stats(uint64_t* received, uint64_t* dropped, uint64_t* if_dropped);
   std::string last_error();

@@ -105,9 +105,12 @@ void Engine::finish() {
 void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t caplen,
                     uint32_t wirelen) {
   c_.packets++;
+  // Samples use the packet's own timestamp; the report and expiry clock
+  // (now_) only moves forward, also by tick() on an idle live link, so a
+  // packet stamped before the last tick still times correctly.
   advance(ts);
-  const int64_t t = ts < now_ ? now_ : ts;
-  expire(t);
+  const int64_t t = ts;
+  expire(now_);
 
   TcpPacket p;
   switch (decode_packet(linktype, data, caplen, wirelen, &p)) {

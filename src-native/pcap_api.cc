@@ -71,6 +71,8 @@ bool pcap_api_load(const std::vector<std::string>& names, PcapApi* api, std::str
     ok &= bind(h, "pcap_freecode", &api->freecode, &missing);
     ok &= bind(h, "pcap_dispatch", &api->dispatch, &missing);
     ok &= bind(h, "pcap_breakloop", &api->breakloop, &missing);
+    ok &= bind(h, "pcap_setnonblock", &api->setnonblock, &missing);
+    ok &= bind(h, "pcap_get_selectable_fd", &api->get_selectable_fd, &missing);
     ok &= bind(h, "pcap_stats", &api->stats, &missing);
     ok &= bind(h, "pcap_close", &api->close, &missing);
     ok &= bind(h, "pcap_geterr", &api->geterr, &missing);

@@ -30,6 +30,8 @@ struct PcapApi {
   decltype(&::pcap_freecode) freecode;
   decltype(&::pcap_dispatch) dispatch;
   decltype(&::pcap_breakloop) breakloop;
+  decltype(&::pcap_setnonblock) setnonblock;
+  decltype(&::pcap_get_selectable_fd) get_selectable_fd;
   decltype(&::pcap_stats) stats;
   decltype(&::pcap_close) close;
   decltype(&::pcap_geterr) geterr;

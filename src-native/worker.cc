@@ -1,6 +1,8 @@
 #include "worker.h"
 
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
@@ -34,11 +36,13 @@ Worker::Worker(const WorkerOptions& options, std::unique_ptr<Capture> capture, M
     : opt_(options), capture_(std::move(capture)), mailbox_(mailbox) {
   nano_ = capture_->nanoseconds();
   linktype_ = capture_->linktype();
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
 Worker::~Worker() {
   request_stop();
   join();
+  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 void Worker::start() { thread_ = std::thread([this] { run(); }); }
@@ -46,6 +50,11 @@ void Worker::start() { thread_ = std::thread([this] { run(); }); }
 void Worker::request_stop() {
   __atomic_store_n(&stopping_, true, __ATOMIC_RELEASE);
   if (capture_) capture_->breakloop();
+  if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    ssize_t n = write(wake_fd_, &one, sizeof one);
+    (void)n;
+  }
   mailbox_->wake();
 }
 
@@ -163,7 +172,12 @@ void Worker::run() {
       }
       break;
     }
-    if (live) engine_->tick(wall_ns());
+    if (live) {
+      if (rc == 0) capture_->wait(opt_.capture.timeout_ms, wake_fd_);
+      // Packets stamped up to one read timeout ago may still be in the
+      // kernel's ring: keep the report clock that far behind the wall.
+      engine_->tick(wall_ns() - static_cast<int64_t>(opt_.capture.timeout_ms) * 1000000);
+    }
     int64_t now = mono_ns();
     if (now - last_publish >= 250000000 || (!live && rc == 0)) {
       publish(live);

@@ -47,6 +47,7 @@ class Worker : public EngineSink {
   std::thread thread_;
   bool stopping_ = false;  // atomic builtins: written by any thread, read by the capture thread
   bool nano_ = false;
+  int wake_fd_ = -1;  // eventfd(2): request_stop() wakes the capture thread's poll
   int linktype_ = 0;
   LocalDetector* detector_ = nullptr;
 };
