@@ -110,7 +110,11 @@ void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t capl
   // packet stamped before the last tick still times correctly.
   advance(ts);
   const int64_t t = ts;
-  expire(now_);
+  if (now_ >= next_expiry_) {
+    // Expiry runs every 100 ms of packet time, not per packet.
+    expire(now_);
+    next_expiry_ = now_ + 100000000;
+  }
 
   TcpPacket p;
   switch (decode_packet(linktype, data, caplen, wirelen, &p)) {

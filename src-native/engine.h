@@ -76,6 +76,7 @@ class Engine {
   int64_t now_ = 0;
   int64_t next_report_ = 0;  // 0 until the first packet
   int64_t last_flush_ = 0;
+  int64_t next_expiry_ = 0;
   bool started_ = false;
 };
 
