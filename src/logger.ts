@@ -60,8 +60,8 @@ export class Logger {
   private file: string | undefined;
   private fd: number | undefined;
   private size = 0;
-  private readonly maxBytes: number;
-  private readonly maxFiles: number;
+  private maxBytes: number;
+  private maxFiles: number;
   private readonly stream: { write(s: string): unknown };
   private readonly onceKeys = new Set<string>();
   private readonly lastAt = new Map<string, number>();
@@ -77,6 +77,12 @@ export class Logger {
 
   setLevel(level: LogLevel): void {
     this.level = level;
+  }
+
+  /** Size-based rotation of the log file: rotate past `maxBytes`, keep `maxFiles` old files. */
+  setRotation(maxBytes: number, maxFiles: number): void {
+    this.maxBytes = maxBytes;
+    this.maxFiles = maxFiles;
   }
 
   getLevel(): LogLevel {
