@@ -273,7 +273,7 @@ export function parseConfig(text: string, file: string, baseDir = path.dirname(p
   const label = file;
   if (doc.errors.length > 0) {
     const msgs = doc.errors.map((e) => {
-      const line = e.linePos?.[0]?.line;
+      const line = e.linePos?.[0]?.line ?? (e.pos ? lines.linePos(e.pos[0]).line : undefined);
       const first = e.message.split('\n')[0] ?? e.message;
       return `${label}: YAML syntax: ${first}${line !== undefined ? `, line ${line}` : ''}`;
     });
