@@ -282,8 +282,8 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
     }
     const why = await Promise.race([runner.finished().then(() => 'end'), stopped]);
     if (why !== 'end') await runner.stop();
-    runner.writeStats();
     await statsd?.close(500);
+    runner.writeStats();
     const failure = why === 'end' ? runner.runtimeFailure() : undefined;
     if (failure) {
       process.stderr.write(`passive-rtt: ${failure.message}\n`);

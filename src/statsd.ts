@@ -401,6 +401,11 @@ export class StatsdClient {
       }),
     ]);
     if (timer) clearTimeout(timer);
+    if (this.target.kind === 'udp' && this.counters.datagrams + this.counters.errors > 0) {
+      // An ICMP port-unreachable for the last datagram comes back as an
+      // asynchronous socket error a moment later; let it be counted.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     this.closed = true;
     this.transport.close();
   }
