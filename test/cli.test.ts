@@ -204,6 +204,28 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
     }
   });
 
+  it('runs several instances in one process; one that cannot start gets a CRITICAL check, the others run', async () => {
+    const rx = await udpReceiver();
+    try {
+      const inst = (tag: string): string[] => ['  - interface: file', `    pcap: ${TCP_PCAP}`, '    local_ips: [192.168.1.116]', `    tags: [${tag}]`];
+      const cfg = writeYaml(
+        'multi.yaml',
+        ['init_config:', `  statsd_port: ${rx.port}`, '  telemetry: false', 'instances:', ...inst('inst:a'), '  - interface: noifc0', ...inst('inst:b'), ''].join('\n'),
+      );
+      const r = await runCli(['-cfg', cfg, '--log-level', 'error']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /ERROR \| passive-rtt \| instances\[1\] \(noifc0\): no network interface named "noifc0"/);
+      await rx.waitFor(3);
+      const lines = rx.lines();
+      assert.ok(lines.some((l) => l.startsWith('_sc|passive_rtt.can_capture|2|#iface:noifc0|m:instances[1] (noifc0): no network interface named')), lines.join('\n'));
+      for (const tag of ['inst:a', 'inst:b']) {
+        assert.ok(lines.includes(`system.net.tcp.rtt:74.253|g|#src:192.168.1.116,dst:107.6.106.82,iface:file,${tag}`), `${tag}: ${lines.join('\n')}`);
+      }
+    } finally {
+      await rx.close();
+    }
+  });
+
   it('examples/file.yaml runs from anywhere and prints a table with --format text', async () => {
     const r = await runCli(['--config', path.join(REPO, 'examples', 'file.yaml'), '--no-statsd', '--format', 'text']);
     assert.equal(r.code, 0, r.stderr);
@@ -361,6 +383,33 @@ describe("CLI: go-metro's configuration cases", function () {
 
 describe('CLI: live capture lifecycle', function () {
   this.timeout(30000);
+
+  it('SIGHUP reopens the log file (logrotate), SIGINT stops with exit 0', async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const rx = await udpReceiver();
+    const logFile = path.join(tmp, 'live.log');
+    const child = spawn(
+      process.execPath,
+      [BIN, '-log', logFile, '--log-level', 'info', '--interface', 'lo', '--local', '127.0.0.2', '--statsd', `127.0.0.1:${rx.port}`, '--format', 'none'],
+      { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await rx.waitFor(1, 10000);
+      fs.renameSync(logFile, `${logFile}.1`);
+      child.kill('SIGHUP');
+      for (let i = 0; i < 50 && !fs.existsSync(logFile); i++) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+      assert.match(fs.readFileSync(`${logFile}.1`, 'utf8'), /INFO \| passive-rtt \| command line \(lo\): capturing with BPF filter "tcp and not host 127\.0\.0\.1"/);
+      const now = fs.readFileSync(logFile, 'utf8');
+      assert.match(now, /log file .*live\.log reopened/);
+      assert.match(now, /SIGINT received: flushing the last report and exiting/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await rx.close();
+    }
+  });
 
   it('SIGTERM mid-capture flushes the last report to DogStatsD and exits 0 within 2 s', async function () {
     if (process.getuid?.() !== 0) this.skip(); // live capture on lo needs CAP_NET_RAW
