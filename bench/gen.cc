@@ -734,6 +734,7 @@ struct Ctx {
   int64_t last_t = 0;
   uint16_t ip_id = 1;
   int64_t G = 0;       // mean think time between exchanges, us
+  int64_t ramp = 0;    // the first flows open during [0, ramp)
   int64_t dur = 0;     // estimated capture duration, us
 };
 
@@ -905,7 +906,9 @@ void new_flow(Ctx& c, Flow& f, int64_t t) {
   f.L.ts_base = static_cast<uint32_t>(f.rng.next());
   f.R.ts_base = static_cast<uint32_t>(f.rng.next());
   const double life = c.o.churn > 0 ? -std::log(1.0 - f.rng.uni()) * static_cast<double>(c.dur) / c.o.churn : 1e18;
-  f.close_at = t + static_cast<int64_t>(std::min(life, 1e17));
+  // No flow closes before every slot has opened its first flow, so that N
+  // flows are open at once at the end of the ramp.
+  f.close_at = std::max(t + static_cast<int64_t>(std::min(life, 1e17)), c.ramp + c.G);
   f.phase = kNew;
   f.next_action = t;
   c.flows_started++;
@@ -1135,6 +1138,7 @@ int main(int argc, char** argv) {
   c.dur = static_cast<int64_t>(static_cast<double>(o.packets) / o.rate * 1e6);
   c.G = std::max<int64_t>(2000, static_cast<int64_t>(static_cast<double>(o.flows) * 20.0 / o.rate * 1e6));
   const int64_t ramp = std::max<int64_t>(1000, std::min<int64_t>(c.G, c.dur / 4));
+  c.ramp = ramp;
 
   if (!c.pcap.open(o.out.c_str()) || !c.truth.open(o.truth.c_str())) {
     std::fprintf(stderr, "gen: cannot write %s or %s: %s\n", o.out.c_str(), o.truth.c_str(),
