@@ -49,12 +49,23 @@ void FlowTable::unlink(uint32_t id) {
 }
 
 void FlowTable::append(uint32_t id) {
+  // Sorted insertion by list_time, searching from the tail: a flow moved
+  // with the current packet's time lands at the tail at once; a stale head
+  // re-inserted with its true last_seen walks back past the flows moved
+  // after that time. The list thus stays sorted, which keeps eviction exact.
   Flow& f = flows_[id];
   List& l = list_of(f);
-  f.prev = l.tail;
-  f.next = kNil;
-  if (l.tail != kNil) flows_[l.tail].next = id; else l.head = id;
-  l.tail = id;
+  uint32_t after = l.tail;
+  while (after != kNil && flows_[after].list_time > f.list_time) after = flows_[after].prev;
+  f.prev = after;
+  if (after == kNil) {
+    f.next = l.head;
+    l.head = id;
+  } else {
+    f.next = flows_[after].next;
+    flows_[after].next = id;
+  }
+  if (f.next != kNil) flows_[f.next].prev = id; else l.tail = id;
 }
 
 void FlowTable::relink(uint32_t id, int64_t now) {
@@ -73,9 +84,10 @@ void FlowTable::mark_closed(uint32_t id, bool closed) {
 }
 
 uint32_t FlowTable::settled_head(List& l) {
-  // A head moved lazily may have seen packets since: move it to the tail
-  // with its true time until the head is the truly oldest one. Each flow is
-  // moved at most once here per packet it saw, so this is amortised O(1).
+  // A head moved lazily may have seen packets since: re-insert it at its
+  // true time until the head's list_time is its last_seen. The list is
+  // sorted by list_time and list_time <= last_seen for every flow, so that
+  // head has the smallest last_seen of all.
   for (;;) {
     uint32_t h = l.head;
     if (h == kNil) return kNil;

@@ -1,10 +1,11 @@
 // The flow table: a HashIndex over a ChunkedPool of fixed-size Flow entries,
 // bounded by max_flows, with two recency lists (open flows, and flows that
 // saw FIN/RST) that give least-recently-seen eviction and idle/closed expiry
-// in packet time. Moving a flow to the tail of its list is lazy (at most once
-// per second of packet time per flow) to keep the per-packet cost to the
-// flow's own cache lines; expiry and eviction re-check last_seen, so they
-// stay exact. Owned and touched by the capture thread only.
+// in packet time. Each list is sorted by list_time, the time a flow was last
+// placed in it; moving a flow to the tail is lazy (at most once per second
+// of packet time per flow) to keep the per-packet cost to the flow's own
+// cache lines. Expiry and eviction re-place a head whose last_seen moved on
+// before trusting it, so both stay exact. Owned and touched by the capture thread only.
 #pragma once
 
 #include <cstdint>
