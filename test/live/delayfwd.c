@@ -53,13 +53,13 @@
  *     loss_ba_ppm=.. seed=.. fifo=0|1 spin_us=..
  *   # counters ...
  * then one line per frame, in arrival order:
- *   dir arrival_ns planned_ns written_ns fate len l3 proto flags seq ack plen sport dport
+ *   dir arrival_ns planned_ns written_ns fate len l3 proto flags seq ack plen sport dport tsval tsecr
  *   dir: ab or ba; times CLOCK_MONOTONIC ns (planned/written 0 when not forwarded;
  *   written is taken just before write(2));
  *   fate: F forwarded, L lost (random loss), O overflow, E write error, P still held at exit;
  *   len: frame length; l3: 4, 6 or 0 (not IP); proto: IP protocol number;
  *   for TCP: flags (the 8 flag bits, hex), seq, ack, plen (payload length),
- *   sport, dport; zeros otherwise.
+ *   sport, dport; zeros otherwise; tsval, tsecr from the Timestamps option, "-" without one.
  *
  * Build: gcc -O2 -Wall -o delayfwd delayfwd.c (the live tests do this).
  */
@@ -88,9 +88,9 @@ enum fate { F_FWD = 'F', F_LOST = 'L', F_OVERFLOW = 'O', F_WERR = 'E', F_PENDING
 
 struct record {
   uint64_t arrival, planned, written;
-  uint32_t seq, ack;
+  uint32_t seq, ack, tsval, tsecr;
   uint16_t len, plen, sport, dport;
-  uint8_t dir, fate, l3, proto, flags;
+  uint8_t dir, fate, l3, proto, flags, has_ts;
 };
 
 struct chunk {
@@ -233,6 +233,22 @@ static void describe(struct record *r, const unsigned char *f, size_t len) {
   r->ack = rd32(l4 + 8);
   r->flags = l4[13];
   r->plen = (uint16_t)(total >= hl + thl ? total - hl - thl : 0);
+  /* TCP options (RFC 9293 section 3.1): find Timestamps, kind 8 length 10 (RFC 7323 section 3). */
+  if (thl > 20 && hl + thl <= total) {
+    const unsigned char *o = l4 + 20, *end = l4 + thl;
+    while (o < end) {
+      if (o[0] == 0) break;
+      if (o[0] == 1) { o++; continue; }
+      if (o + 1 >= end || o[1] < 2 || o + o[1] > end) break;
+      if (o[0] == 8 && o[1] == 10) {
+        r->has_ts = 1;
+        r->tsval = rd32(o + 2);
+        r->tsecr = rd32(o + 6);
+        break;
+      }
+      o += o[1];
+    }
+  }
 }
 
 static double arg_num(const char *opt, const char *v) {
@@ -429,14 +445,16 @@ int main(int argc, char **argv) {
             (unsigned long long)(jitter_ns / 1000), reorder, loss_ppm[0], loss_ppm[1], seed, fifo, spin_us);
     fprintf(f, "# counters in_ab=%lu in_ba=%lu out_ab=%lu out_ba=%lu lost=%lu overflow=%lu oversize=%lu write_errors=%lu late=%lu held_at_exit=%zu\n",
             n_in[0], n_in[1], n_out[0], n_out[1], n_lost, n_overflow, n_oversize, n_werr, n_late, heap_len);
-    fprintf(f, "# dir arrival_ns planned_ns written_ns fate len l3 proto flags seq ack plen sport dport\n");
+    fprintf(f, "# dir arrival_ns planned_ns written_ns fate len l3 proto flags seq ack plen sport dport tsval tsecr\n");
     for (struct chunk *c = log_head; c; c = c->next) {
       for (size_t i = 0; i < c->used; i++) {
         const struct record *r = &c->rec[i];
-        fprintf(f, "%s %llu %llu %llu %c %u %u %u %x %u %u %u %u %u\n", r->dir ? "ba" : "ab",
+        fprintf(f, "%s %llu %llu %llu %c %u %u %u %x %u %u %u %u %u", r->dir ? "ba" : "ab",
                 (unsigned long long)r->arrival, (unsigned long long)r->planned, (unsigned long long)r->written,
                 r->fate ? r->fate : '?', r->len, r->l3, r->proto, r->flags, r->seq, r->ack, r->plen, r->sport,
                 r->dport);
+        if (r->has_ts) fprintf(f, " %u %u\n", r->tsval, r->tsecr);
+        else fputs(" - -\n", f);
       }
     }
     if (fclose(f) != 0) {

@@ -110,6 +110,9 @@ export interface FwdRecord {
   plen: number;
   sport: number;
   dport: number;
+  /** TCP Timestamps option (RFC 7323), null without one. */
+  tsval: number | null;
+  tsecr: number | null;
 }
 
 export interface FwdLog {
@@ -154,6 +157,8 @@ export function parseFwdLog(text: string): FwdLog {
       plen: Number(f[11]),
       sport: Number(f[12]),
       dport: Number(f[13]),
+      tsval: f[14] === '-' || f[14] === undefined ? null : Number(f[14]),
+      tsecr: f[15] === '-' || f[15] === undefined ? null : Number(f[15]),
     });
   }
   return log;
