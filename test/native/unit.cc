@@ -1,0 +1,921 @@
+// Unit tests of the plain C++ core (no libpcap, no N-API): the decoder,
+// HashIndex and ChunkedPool, the flow table's recency lists, SlabPool, the
+// host-pair aggregates (percentiles, RFC 6298 smoothing), the engine's
+// sampling and report clock, and the mailbox's counting. Expected values
+// come from how each input was built, never from the code under test.
+//
+// Built by test/native/Makefile (also under ASan/UBSan by
+// scripts/sanitize.sh); closes with "N passed, N failed".
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+
+#include "../../src-native/decode.h"
+#include "../../src-native/engine.h"
+#include "../../src-native/flow_table.h"
+#include "../../src-native/mailbox.h"
+#include "../../src-native/pairs.h"
+#include "../../src-native/pool.h"
+#include "../../src-native/slab.h"
+#include "check.h"
+#include "packets.h"
+
+using namespace prtt;
+using pk::Bytes;
+
+namespace {
+
+// Decodes from a heap block of exactly caplen bytes, so that under ASan a
+// read past the captured bytes is reported.
+Decoded decode(int linktype, const Bytes& frame, TcpPacket* out, uint32_t wirelen = 0,
+               size_t caplen = static_cast<size_t>(-1)) {
+  size_t n = std::min(caplen, frame.size());
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[n ? n : 1]);
+  if (n) std::memcpy(buf.get(), frame.data(), n);
+  return decode_packet(linktype, n ? buf.get() : buf.get() + 1, static_cast<uint32_t>(n),
+                       wirelen ? wirelen : static_cast<uint32_t>(frame.size()), out);
+}
+
+Addr addr(const char* s) {
+  Addr a;
+  addr_parse(s, &a);
+  return a;
+}
+
+pk::Seg seg_ts() {
+  pk::Seg s;
+  s.seq = 1000;
+  s.ack = 2000;
+  s.flags = kPsh | kAck;
+  s.payload = 100;
+  s.ts = true;
+  s.tsval = 111;
+  s.tsecr = 222;
+  return s;
+}
+
+constexpr int64_t kMs = 1000000;
+constexpr int64_t kSec = 1000000000;
+constexpr int64_t kT0 = 1700000000LL * kSec;
+
+}  // namespace
+
+// ---------------------------------------------------------------- decode
+
+TEST(decode_ethernet_ipv4_fields) {
+  pk::Seg s = seg_ts();
+  Bytes f = pk::ethernet(pk::ipv4(s));
+  TcpPacket p;
+  CHECK_EQ(decode(kLinkEthernet, f, &p, static_cast<uint32_t>(f.size() + 100)), Decoded::kTcp);
+  CHECK(p.src == addr("10.0.0.1"));
+  CHECK(p.dst == addr("192.0.2.1"));
+  CHECK_EQ(p.sport, 40000);
+  CHECK_EQ(p.dport, 80);
+  CHECK_EQ(p.seq, 1000u);
+  CHECK_EQ(p.ack, 2000u);
+  CHECK_EQ(p.flags, kPsh | kAck);
+  CHECK_EQ(p.payload, 100u);  // from the IP total length, not the capture
+  CHECK_EQ(p.window, 65535);
+  CHECK(p.length_known);
+  CHECK(p.has_ts);
+  CHECK_EQ(p.tsval, 111u);
+  CHECK_EQ(p.tsecr, 222u);
+  CHECK_EQ(p.sack_blocks, 0);
+}
+
+TEST(decode_every_link_type_same_segment) {
+  pk::Seg s = seg_ts();
+  Bytes v4 = pk::ipv4(s);
+  pk::Seg s6 = s;
+  s6.src = "fd00::1";
+  s6.dst = "2001:db8::2";
+  Bytes v6 = pk::ipv6(s6);
+  struct Case {
+    int lt;
+    Bytes frame;
+    bool six;
+  };
+  std::vector<Case> cases = {
+      {kLinkEthernet, pk::ethernet(v4), false}, {kLinkEthernet, pk::ethernet(v6), true},
+      {kLinkSll, pk::sll(v4), false},           {kLinkSll, pk::sll(v6), true},
+      {kLinkSll2, pk::sll2(v4), false},         {kLinkSll2, pk::sll2(v6), true},
+      {kLinkRaw, v4, false},                    {kLinkRaw, v6, true},
+      {kLinkRawBsd, v4, false},                 {kLinkRawFile, v6, true},
+      {kLinkIpv4, v4, false},                   {kLinkIpv6, v6, true},
+      {kLinkNull, pk::null_le(v4, 2), false},   {kLinkNull, pk::null_be(v4, 2), false},
+      {kLinkNull, pk::null_le(v6, 10), true},   {kLinkNull, pk::null_le(v6, 24), true},
+      {kLinkNull, pk::null_le(v6, 28), true},   {kLinkNull, pk::null_be(v6, 30), true},
+      {kLinkLoop, pk::null_be(v4, 2), false},   {kLinkLoop, pk::null_be(v6, 30), true},
+  };
+  for (const Case& c : cases) {
+    TcpPacket p;
+    CHECK(linktype_supported(c.lt));
+    CHECK_EQ(decode(c.lt, c.frame, &p, static_cast<uint32_t>(c.frame.size() + 100)), Decoded::kTcp);
+    CHECK(p.src == addr(c.six ? "fd00::1" : "10.0.0.1"));
+    CHECK(p.dst == addr(c.six ? "2001:db8::2" : "192.0.2.1"));
+    CHECK_EQ(p.seq, 1000u);
+    CHECK_EQ(p.payload, 100u);
+    CHECK(p.has_ts && p.tsval == 111 && p.tsecr == 222);
+  }
+  TcpPacket p;
+  CHECK(!linktype_supported(105));  // 802.11
+  CHECK_EQ(decode(105, pk::ethernet(v4), &p), Decoded::kNotIp);
+  CHECK_EQ(decode(kLinkNull, pk::null_le(v4, 7), &p), Decoded::kNotIp);  // unknown family
+}
+
+TEST(decode_vlan_tags) {
+  Bytes ip = pk::ipv4(seg_ts());
+  TcpPacket p;
+  CHECK_EQ(decode(kLinkEthernet, pk::ethernet(ip, {0x8100}), &p), Decoded::kTcp);
+  CHECK_EQ(decode(kLinkEthernet, pk::ethernet(ip, {0x88a8, 0x8100}), &p), Decoded::kTcp);
+  CHECK_EQ(decode(kLinkEthernet, pk::ethernet(ip, {0x9100, 0x8100, 0x8100, 0x8100}), &p),
+           Decoded::kTcp);
+  CHECK_EQ(p.seq, 1000u);
+  // A fifth tag is past the limit: its TPID is taken as the EtherType.
+  CHECK_EQ(decode(kLinkEthernet, pk::ethernet(ip, {0x8100, 0x8100, 0x8100, 0x8100, 0x8100}), &p),
+           Decoded::kNotIp);
+  // Tags cut by the capture.
+  Bytes f = pk::ethernet(ip, {0x8100, 0x8100});
+  for (size_t n = 0; n < 22; ++n) CHECK(decode(kLinkEthernet, f, &p, 0, n) == Decoded::kMalformed);
+}
+
+TEST(decode_every_truncation) {
+  // Each link type, each caplen shorter than the frame: never a read past
+  // caplen (ASan), never kTcp before link + IP + 20 bytes of TCP, and the
+  // timestamp option only once it was captured whole.
+  pk::Seg s = seg_ts();
+  pk::Seg s6 = s;
+  s6.src = "fd00::1";
+  s6.dst = "fd00::2";
+  struct Case {
+    int lt;
+    Bytes frame;
+    size_t link;
+    size_t ip;
+  };
+  std::vector<Case> cases = {{kLinkEthernet, pk::ethernet(pk::ipv4(s)), 14, 20},
+                             {kLinkEthernet, pk::ethernet(pk::ipv6(s6)), 14, 40},
+                             {kLinkSll, pk::sll(pk::ipv4(s)), 16, 20},
+                             {kLinkSll2, pk::sll2(pk::ipv6(s6)), 20, 40},
+                             {kLinkRaw, pk::ipv4(s), 0, 20},
+                             {kLinkNull, pk::null_le(pk::ipv6(s6), 10), 4, 40},
+                             {kLinkLoop, pk::null_be(pk::ipv4(s), 2), 4, 20}};
+  for (const Case& c : cases) {
+    for (size_t n = 0; n <= c.frame.size(); ++n) {
+      TcpPacket p;
+      Decoded d = decode(c.lt, c.frame, &p, static_cast<uint32_t>(c.frame.size() + 100), n);
+      if (n < c.link + c.ip + 20) {
+        CHECK(d != Decoded::kTcp);
+      } else {
+        CHECK_EQ(d, Decoded::kTcp);
+        CHECK_EQ(p.payload, 100u);  // the snaplen cuts the capture, not the segment
+        CHECK_EQ(p.has_ts, n >= c.link + c.ip + 20 + 12);
+      }
+    }
+  }
+}
+
+TEST(decode_ipv4_header_checks) {
+  pk::Seg s = seg_ts();
+  TcpPacket p;
+  Bytes ip = pk::ipv4(s);
+  Bytes bad = ip;
+  bad[0] = 0x44;  // IHL 16 bytes
+  CHECK_EQ(decode(kLinkIpv4, bad, &p), Decoded::kMalformed);
+  bad = ip;
+  bad[0] = 0x4f;  // IHL 60 bytes: more than was captured here
+  CHECK_EQ(decode(kLinkIpv4, bad, &p, 0, 40), Decoded::kMalformed);
+  bad = ip;
+  bad[0] = 0x65;  // EtherType says IPv4, version says 6
+  Bytes eth = pk::ethernet(ip);
+  eth[14] = 0x65;
+  CHECK_EQ(decode(kLinkEthernet, eth, &p), Decoded::kMalformed);
+  CHECK_EQ(decode(kLinkIpv4, bad, &p), Decoded::kMalformed);
+  bad = ip;
+  pk::put16(bad, 2, 19);  // total length shorter than the header
+  CHECK_EQ(decode(kLinkIpv4, bad, &p), Decoded::kMalformed);
+  bad = ip;
+  bad[20 + 12] = 0x40;  // TCP data offset 16 bytes
+  CHECK_EQ(decode(kLinkIpv4, bad, &p), Decoded::kMalformed);
+  bad = ip;
+  pk::put16(bad, 2, 20 + 24);  // TCP header (32 bytes) longer than the IP payload
+  CHECK_EQ(decode(kLinkIpv4, bad, &p), Decoded::kMalformed);
+  bad = ip;
+  bad[9] = 17;  // UDP
+  CHECK_EQ(decode(kLinkIpv4, bad, &p), Decoded::kNotTcp);
+  bad = ip;
+  bad[0] = 0x55;  // raw link, version 5
+  CHECK_EQ(decode(kLinkRaw, bad, &p), Decoded::kNotIp);
+  Bytes arp = pk::ethernet(ip);
+  pk::put16(arp, 12, 0x0806);
+  CHECK_EQ(decode(kLinkEthernet, arp, &p), Decoded::kNotIp);
+  // Total length 0 (a segmentation-offload super-packet): the wire length counts.
+  bad = ip;
+  pk::put16(bad, 2, 0);
+  CHECK_EQ(decode(kLinkEthernet, pk::ethernet(bad), &p, 14 + 20 + 32 + 70000), Decoded::kTcp);
+  CHECK_EQ(p.payload, 70000u);
+}
+
+TEST(decode_fragments) {
+  pk::Seg s = seg_ts();
+  TcpPacket p;
+  // RFC 791: a non-first fragment carries no TCP header.
+  CHECK_EQ(decode(kLinkIpv4, pk::ipv4(s, 0x0001), &p), Decoded::kFragment);
+  CHECK_EQ(decode(kLinkIpv4, pk::ipv4(s, 0x2010), &p), Decoded::kFragment);
+  // The first fragment (MF, offset 0): a TCP header of unknown length.
+  CHECK_EQ(decode(kLinkIpv4, pk::ipv4(s, 0x2000), &p), Decoded::kTcp);
+  CHECK(!p.length_known);
+  CHECK_EQ(decode(kLinkIpv4, pk::ipv4(s, 0x0000), &p), Decoded::kTcp);
+  CHECK(p.length_known);
+  // IPv6 fragment header (RFC 8200 §4.5): offset in the upper 13 bits, M in bit 0.
+  pk::Seg s6 = s;
+  s6.src = "fd00::1";
+  s6.dst = "fd00::2";
+  Bytes first = {6, 0, 0x00, 0x01, 0, 0, 0, 9};
+  Bytes later = {6, 0, 0x00, 0x08, 0, 0, 0, 9};
+  Bytes only = {6, 0, 0x00, 0x00, 0, 0, 0, 9};
+  CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s6, 44, first), &p), Decoded::kTcp);
+  CHECK(!p.length_known);
+  CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s6, 44, later), &p), Decoded::kFragment);
+  CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s6, 44, only), &p), Decoded::kTcp);
+  CHECK(p.length_known);
+  CHECK_EQ(p.payload, 100u);
+}
+
+TEST(decode_ipv6_extension_chain) {
+  pk::Seg s = seg_ts();
+  s.src = "fd00::1";
+  s.dst = "fd00::2";
+  TcpPacket p;
+  // hop-by-hop (8 bytes) -> destination options (16 bytes) -> routing (8) -> TCP
+  Bytes ext = {60, 0, 1, 4, 0, 0, 0, 0,  43, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+               6,  0, 0, 0, 0, 0, 0, 0};
+  CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s, 0, ext), &p), Decoded::kTcp);
+  CHECK_EQ(p.payload, 100u);
+  CHECK_EQ(p.seq, 1000u);
+  // AH (RFC 4302 §2.2): payload length 1 -> (1 + 2) * 4 = 12 bytes.
+  Bytes ah = {6, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2};
+  CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s, 51, ah), &p), Decoded::kTcp);
+  CHECK_EQ(p.payload, 100u);
+  // ESP and "no next header": not TCP.
+  CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s, 50, {}), &p), Decoded::kNotTcp);
+  CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s, 59, {}), &p), Decoded::kNotTcp);
+  // An extension header that claims more bytes than were captured.
+  Bytes longer = {6, 200, 0, 0, 0, 0, 0, 0};
+  CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s, 0, longer), &p), Decoded::kMalformed);
+  // 17 chained hop-by-hop headers: past the decoder's chain limit.
+  Bytes chain;
+  for (int i = 0; i < 17; ++i) chain = pk::cat(chain, Bytes{0, 0, 0, 0, 0, 0, 0, 0});
+  chain[16 * 8] = 6;
+  CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s, 0, chain), &p), Decoded::kMalformed);
+  // Payload length smaller than the extension headers.
+  Bytes f = pk::ipv6(s, 0, Bytes{6, 0, 0, 0, 0, 0, 0, 0});
+  pk::put16(f, 4, 4);
+  CHECK_EQ(decode(kLinkIpv6, f, &p), Decoded::kMalformed);
+  // Version mismatch.
+  f = pk::ipv6(s);
+  f[0] = 0x40;
+  CHECK_EQ(decode(kLinkIpv6, f, &p), Decoded::kMalformed);
+}
+
+TEST(decode_tcp_options) {
+  pk::Seg s;
+  s.ts = true;
+  s.tsval = 7;
+  s.tsecr = 8;
+  // SACK with three blocks (RFC 2018 §3): kind 5, length 2 + 3 * 8.
+  Bytes sack = {1, 1, 5, 26};
+  for (int i = 0; i < 24; ++i) sack.push_back(static_cast<uint8_t>(i));
+  s.extra_options = sack;
+  TcpPacket p;
+  CHECK_EQ(decode(kLinkIpv4, pk::ipv4(s), &p), Decoded::kTcp);
+  CHECK(p.has_ts && p.tsval == 7 && p.tsecr == 8);
+  CHECK_EQ(p.sack_blocks, 3);
+
+  // End of option list before the timestamps: none parsed.
+  pk::Seg e;
+  e.extra_options = {0, 0, 0, 0, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+  CHECK_EQ(decode(kLinkIpv4, pk::ipv4(e), &p), Decoded::kTcp);
+  CHECK(!p.has_ts);
+  // An option length below 2 stops parsing (it would loop forever).
+  e.extra_options = {30, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+  CHECK_EQ(decode(kLinkIpv4, pk::ipv4(e), &p), Decoded::kTcp);
+  CHECK(!p.has_ts);
+  // A timestamp option of the wrong length is ignored.
+  e.extra_options = {8, 8, 0, 0, 0, 1, 0, 0};
+  CHECK_EQ(decode(kLinkIpv4, pk::ipv4(e), &p), Decoded::kTcp);
+  CHECK(!p.has_ts);
+  // An option running past the header is not parsed.
+  e.extra_options = {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+  Bytes f = pk::ipv4(e);
+  f[20 + 12] = 0x70;  // data offset 28 bytes: the timestamp option is cut at 8
+  CHECK_EQ(decode(kLinkIpv4, f, &p), Decoded::kTcp);
+  CHECK(!p.has_ts);
+}
+
+// ---------------------------------------------------------------- pools
+
+TEST(hash_index_model) {
+  // Random inserts and erases against a std::map, with hashes from a small
+  // set (long probe runs, collisions) and homes near the end of the table
+  // (runs that wrap around): every present id is found after every
+  // operation, every erased one is not, through growth from 1024 to 4096
+  // slots.
+  for (uint32_t seed = 1; seed <= 4; ++seed) {
+    std::mt19937 rng(seed);
+    HashIndex index(2000);
+    std::map<uint32_t, uint32_t> model;  // id -> hash
+    std::vector<uint32_t> hashes;
+    for (int i = 0; i < 40; ++i) hashes.push_back(static_cast<uint32_t>(rng()));
+    for (uint32_t i = 0; i < 8; ++i) hashes.push_back(0xfffffff8u + i);  // home at the table's end
+    uint32_t next_id = 0;
+    std::vector<uint32_t> free_ids;
+    for (int op = 0; op < 6000; ++op) {
+      bool ins = model.size() < 1900 && (model.empty() || rng() % 100 < (op < 3000 ? 65 : 40));
+      if (ins) {
+        uint32_t id;
+        if (!free_ids.empty() && rng() % 2) {
+          id = free_ids.back();
+          free_ids.pop_back();
+        } else {
+          id = next_id++;
+        }
+        uint32_t h = hashes[rng() % hashes.size()];
+        index.insert(h, id);
+        model[id] = h;
+      } else {
+        auto it = model.begin();
+        std::advance(it, rng() % model.size());
+        index.erase(it->second, it->first);
+        free_ids.push_back(it->first);
+        model.erase(it);
+      }
+      CHECK_EQ(index.size(), static_cast<uint32_t>(model.size()));
+      if (op % 50 == 0 || op > 5900) {
+        for (const auto& kv : model) {
+          uint32_t want = kv.first;
+          CHECK_EQ(index.find(kv.second, [&](uint32_t i) { return i == want; }), want);
+        }
+        for (uint32_t id : free_ids) {
+          if (model.count(id)) continue;
+          for (uint32_t h : hashes)
+            CHECK_EQ(index.find(h, [&](uint32_t i) { return i == id; }), HashIndex::kNotFound);
+        }
+      }
+    }
+    // Erasing an id that is not there changes nothing.
+    uint32_t before = index.size();
+    index.erase(hashes[0], 999999);
+    CHECK_EQ(index.size(), before);
+  }
+}
+
+TEST(chunked_pool_ids_and_reuse) {
+  ChunkedPool<uint64_t> pool;
+  for (uint32_t i = 0; i < 5000; ++i) {
+    CHECK_EQ(pool.alloc(), i);
+    pool[i] = i * 3;
+  }
+  uint64_t* first = &pool[0];
+  CHECK_EQ(pool.high_water(), 5000u);
+  CHECK_EQ(pool.bytes(), 2 * 4096 * sizeof(uint64_t));
+  pool.free(17);
+  pool.free(4097);
+  CHECK_EQ(pool.alloc(), 4097u);  // freed ids first, last freed first
+  CHECK_EQ(pool.alloc(), 17u);
+  CHECK_EQ(pool.alloc(), 5000u);
+  for (uint32_t i = 5001; i < 9000; ++i) pool.alloc();
+  CHECK(first == &pool[0]);  // chunks never move
+  for (uint32_t i = 0; i < 5000; ++i) CHECK_EQ(pool[i], static_cast<uint64_t>(i) * 3);
+}
+
+TEST(slab_pool_classes_and_cap) {
+  CHECK_EQ(SlabPool<float>::class_size(0), 4u);
+  CHECK_EQ(SlabPool<float>::class_size(1), 16u);
+  CHECK_EQ(SlabPool<float>::class_size(2), 64u);
+  CHECK_EQ(SlabPool<float>::class_size(3), 256u);
+  // One 256 kB chunk allowed: 16384 blocks of 4 floats, then nothing.
+  SlabPool<float> pool(256 * 1024);
+  std::vector<uint32_t> ids;
+  for (;;) {
+    uint32_t id = pool.alloc(0);
+    if (id == SlabPool<float>::kNone) break;
+    ids.push_back(id);
+    CHECK(ids.size() <= 16384);
+  }
+  CHECK_EQ(ids.size(), static_cast<size_t>(16384));
+  CHECK_EQ(pool.bytes(), static_cast<size_t>(256 * 1024));
+  CHECK_EQ(pool.alloc(3), SlabPool<float>::kNone);  // the cap is shared by the classes
+  // Blocks do not overlap.
+  for (uint32_t id : ids)
+    for (int k = 0; k < 4; ++k) pool.block(0, id)[k] = static_cast<float>(id * 4 + k);
+  for (uint32_t id : ids)
+    for (int k = 0; k < 4; ++k) CHECK_EQ(pool.block(0, id)[k], static_cast<float>(id * 4 + k));
+  // Freed blocks are reused without growing.
+  pool.free(0, ids[100]);
+  pool.free(0, ids[7]);
+  CHECK_EQ(pool.alloc(0), ids[7]);
+  CHECK_EQ(pool.alloc(0), ids[100]);
+  CHECK_EQ(pool.alloc(0), SlabPool<float>::kNone);
+  CHECK_EQ(pool.bytes(), static_cast<size_t>(256 * 1024));
+
+  SlabPool<Segment> none(0);
+  CHECK_EQ(none.alloc(0), SlabPool<Segment>::kNone);
+  SlabPool<Segment> segs(8u << 20);
+  for (int c = 0; c < 4; ++c) {
+    uint32_t a = segs.alloc(c), b = segs.alloc(c);
+    CHECK(a != b);
+    Segment* pa = segs.block(c, a);
+    Segment* pb = segs.block(c, b);
+    uint32_t n = SlabPool<Segment>::class_size(c);
+    CHECK(pa + n <= pb || pb + n <= pa);
+  }
+}
+
+// ---------------------------------------------------------------- flow table
+
+namespace {
+Addr remote_n(uint32_t i) {
+  uint8_t raw[4] = {198, 51, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+  return Addr::v4(raw);
+}
+uint32_t insert_flow(FlowTable& t, uint32_t i, int64_t now) {
+  Addr l = addr("10.0.0.1"), r = remote_n(i);
+  uint16_t lp = static_cast<uint16_t>(1000 + i);
+  return t.insert(FlowTable::key_hash(l, r, lp, 80), l, r, lp, 80, now);
+}
+uint32_t find_flow(FlowTable& t, uint32_t i) {
+  Addr l = addr("10.0.0.1"), r = remote_n(i);
+  uint16_t lp = static_cast<uint16_t>(1000 + i);
+  return t.find(FlowTable::key_hash(l, r, lp, 80), l, r, lp, 80);
+}
+}  // namespace
+
+TEST(flow_table_lru_exact_despite_lazy_relink) {
+  FlowTable t(8);
+  std::vector<uint32_t> ids;
+  for (uint32_t i = 0; i < 8; ++i) ids.push_back(insert_flow(t, i, kT0 + i * 100 * kMs));
+  CHECK(t.full());
+  CHECK_EQ(t.size(), 8u);
+  for (uint32_t i = 0; i < 8; ++i) CHECK_EQ(find_flow(t, i), ids[i]);
+  CHECK_EQ(find_flow(t, 99), kNil);
+  CHECK_EQ(t.oldest(), ids[0]);
+  // Touched within a second of its list time: not moved in the list, yet
+  // oldest() must see it was seen last.
+  t.touch(ids[0], kT0 + 900 * kMs);
+  CHECK_EQ(t.oldest(), ids[1]);
+  t.touch(ids[1], kT0 + 950 * kMs);
+  t.touch(ids[2], kT0 + 3 * kSec);  // moved for real
+  CHECK_EQ(t.oldest(), ids[3]);
+  t.remove(ids[3]);
+  CHECK_EQ(find_flow(t, 3), kNil);
+  CHECK(!t.full());
+  CHECK_EQ(t.oldest(), ids[4]);
+  // The freed entry is reused.
+  uint32_t again = insert_flow(t, 50, kT0 + 4 * kSec);
+  CHECK_EQ(again, ids[3]);
+  CHECK_EQ(find_flow(t, 50), again);
+}
+
+TEST(flow_table_expiry_lists) {
+  FlowTable t(16);
+  std::vector<uint32_t> ids;
+  for (uint32_t i = 0; i < 6; ++i) ids.push_back(insert_flow(t, i, kT0 + i * kSec));
+  t[ids[1]].last_seen = kT0 + kSec;
+  t.mark_closed(ids[1], true);  // FIN seen at 1 s
+  t.mark_closed(ids[4], true);  // at 4 s
+  // Open list cut at 3.5 s: flows 0, 2, 3 in that order, never a closed one.
+  std::vector<uint32_t> got;
+  for (uint32_t id; (id = t.expired(false, kT0 + 3500 * kMs)) != kNil;) {
+    got.push_back(id);
+    t.remove(id);
+  }
+  CHECK_EQ(got.size(), static_cast<size_t>(3));
+  CHECK_EQ(got[0], ids[0]);
+  CHECK_EQ(got[1], ids[2]);
+  CHECK_EQ(got[2], ids[3]);
+  // Closed list cut at 2 s: flow 1 only.
+  CHECK_EQ(t.expired(true, kT0 + 2 * kSec), ids[1]);
+  t.remove(ids[1]);
+  CHECK_EQ(t.expired(true, kT0 + 2 * kSec), kNil);
+  // A flow touched after the cut is not expired even if its list position is old.
+  t.touch(ids[5], kT0 + 5500 * kMs);  // lazy: within 1 s of its list time
+  CHECK_EQ(t.expired(false, kT0 + 5200 * kMs), kNil);
+  CHECK_EQ(t.expired(false, kT0 + 6 * kSec), ids[5]);
+  // Reopening (port reuse) moves a flow back to the open list.
+  t.mark_closed(ids[4], false);
+  CHECK_EQ(t.expired(true, kT0 + 100 * kSec), kNil);
+  CHECK_EQ(t.size(), 2u);
+}
+
+TEST(flow_table_oldest_model) {
+  // Random touches, closes and removals against brute force: oldest() is
+  // always the live flow with the smallest last_seen.
+  std::mt19937 rng(7);
+  const uint32_t n = 300;
+  FlowTable t(n);
+  std::map<uint32_t, int64_t> seen;  // id -> last_seen
+  int64_t now = kT0;
+  uint32_t next = 0;
+  for (int op = 0; op < 20000; ++op) {
+    now += 1 + rng() % (200 * kMs);
+    uint32_t r = rng() % 100;
+    if (seen.size() < n && (r < 20 || seen.empty())) {
+      uint32_t id = insert_flow(t, next++, now);
+      seen[id] = now;
+    } else if (r < 90) {
+      auto it = seen.begin();
+      std::advance(it, rng() % seen.size());
+      t.touch(it->first, now);
+      it->second = now;
+      if (rng() % 10 == 0) t.mark_closed(it->first, rng() % 2);
+    } else {
+      auto it = seen.begin();
+      std::advance(it, rng() % seen.size());
+      t.remove(it->first);
+      seen.erase(it);
+    }
+    if (seen.empty()) continue;
+    uint32_t want = std::min_element(seen.begin(), seen.end(), [](const auto& a, const auto& b) {
+                      return a.second < b.second;
+                    })->first;
+    CHECK_EQ(t.oldest(), want);
+  }
+}
+
+// ---------------------------------------------------------------- host pairs
+
+namespace {
+std::vector<PairRow> report(PairTable& t) {
+  std::vector<PairRow> rows;
+  t.report(&rows);
+  return rows;
+}
+}  // namespace
+
+TEST(pairs_percentiles_exact_nearest_rank) {
+  PairTable t(true, 16);
+  uint32_t id = t.acquire(addr("10.0.0.1"), addr("192.0.2.1"));
+  std::vector<int> ms;
+  for (int i = 1; i <= 100; ++i) ms.push_back(i);
+  std::shuffle(ms.begin(), ms.end(), std::mt19937(3));
+  for (int v : ms) t.add(id, v * kMs, Kind::kData);
+  auto rows = report(t);
+  CHECK_EQ(rows.size(), static_cast<size_t>(1));
+  const PairRow& r = rows[0];
+  CHECK_EQ(r.samples, 100u);
+  CHECK(r.has_interval);
+  CHECK_EQ(r.min, 1.0 * kMs);
+  CHECK_EQ(r.max, 100.0 * kMs);
+  CHECK_EQ(r.last, ms.back() * 1.0 * kMs);
+  // Nearest rank: the value at rank ceil(q * n).
+  CHECK_EQ(r.p50, 50.0 * kMs);
+  CHECK_EQ(r.p95, 95.0 * kMs);
+  CHECK_EQ(r.p99, 99.0 * kMs);
+  CHECK_EQ(r.kinds[0], 100u);
+  CHECK_EQ(r.flows, 1u);
+
+  // One sample: every percentile is that sample.
+  t.add(id, 42 * kMs, Kind::kHandshake);
+  rows = report(t);
+  CHECK_EQ(rows[0].samples, 1u);
+  CHECK_EQ(rows[0].kinds[1], 1u);
+  CHECK_EQ(rows[0].p50, 42.0 * kMs);
+  CHECK_EQ(rows[0].p99, 42.0 * kMs);
+  CHECK_EQ(rows[0].total, 101u);
+}
+
+TEST(pairs_percentiles_histogram_within_1_percent) {
+  // 1000 samples of 1..1000 ms: past the raw store (256), a histogram.
+  PairTable t(true, 16);
+  uint32_t id = t.acquire(addr("10.0.0.1"), addr("192.0.2.1"));
+  for (int i = 1000; i >= 1; --i) t.add(id, i * kMs, Kind::kData);
+  auto rows = report(t);
+  CHECK_EQ(rows[0].samples, 1000u);
+  CHECK_NEAR(rows[0].p50 / (500.0 * kMs), 1.0, 0.01);
+  CHECK_NEAR(rows[0].p95 / (950.0 * kMs), 1.0, 0.01);
+  CHECK_NEAR(rows[0].p99 / (990.0 * kMs), 1.0, 0.01);
+  CHECK_EQ(rows[0].min, 1.0 * kMs);
+  CHECK_EQ(rows[0].max, 1000.0 * kMs);
+  // The next interval starts over with a raw store.
+  for (int i = 1; i <= 3; ++i) t.add(id, i * 10 * kMs, Kind::kData);
+  rows = report(t);
+  CHECK_EQ(rows[0].samples, 3u);
+  CHECK_EQ(rows[0].p50, 20.0 * kMs);
+  CHECK_EQ(rows[0].p99, 30.0 * kMs);
+}
+
+TEST(pairs_histogram_bucket_error) {
+  // Every value from 1 µs to 60 s lands in a bucket whose middle is within
+  // 1/128 of it; below 1 µs, within 8 ns.
+  for (double v = 1000; v < 60e9; v *= 1.0137) {
+    double m = hist_value(hist_bucket(static_cast<uint64_t>(v)));
+    CHECK(std::fabs(m - v) / v <= 1.0 / 128 + 1e-9);
+  }
+  for (uint64_t v = 0; v < 1024; v += 3) CHECK(std::fabs(hist_value(hist_bucket(v)) - v) <= 8);
+  CHECK_EQ(hist_bucket(1ull << 40), kHistBuckets - 1);  // clamped, never out of range
+  CHECK(hist_bucket(~0ull) < kHistBuckets);
+}
+
+TEST(pairs_rfc6298_and_running_mean) {
+  PairTable soft(true, 4);
+  uint32_t a = soft.acquire(addr("10.0.0.1"), addr("192.0.2.1"));
+  soft.add(a, 100 * kMs, Kind::kData);
+  auto rows = report(soft);
+  CHECK_EQ(rows[0].avg, 100.0 * kMs);   // SRTT = R
+  CHECK_EQ(rows[0].jitter, 50.0 * kMs); // RTTVAR = R/2
+  soft.add(a, 200 * kMs, Kind::kData);
+  rows = report(soft);
+  // RTTVAR = 3/4 * 50 + 1/4 * |100 - 200| = 62.5; SRTT = 7/8 * 100 + 1/8 * 200 = 112.5
+  CHECK_NEAR(rows[0].jitter, 62.5 * kMs, 1e-3);
+  CHECK_NEAR(rows[0].avg, 112.5 * kMs, 1e-3);
+  // An interval without samples keeps the smoothed figures, has no interval figures.
+  rows = report(soft);
+  CHECK_EQ(rows[0].samples, 0u);
+  CHECK(!rows[0].has_interval);
+  CHECK(rows[0].has_avg);
+  CHECK_NEAR(rows[0].avg, 112.5 * kMs, 1e-3);
+
+  PairTable mean(false, 4);
+  uint32_t b = mean.acquire(addr("10.0.0.1"), addr("192.0.2.1"));
+  for (int v : {100, 200, 400}) mean.add(b, v * kMs, Kind::kData);
+  rows = report(mean);
+  CHECK_NEAR(rows[0].avg, (700.0 / 3) * kMs, 1e-3);
+  CHECK_NEAR(rows[0].jitter, 150.0 * kMs, 1e-3);  // mean of 100 and 200
+}
+
+TEST(pairs_lifetime) {
+  PairTable t(true, 8);
+  Addr l = addr("10.0.0.1"), r1 = addr("192.0.2.1"), r2 = addr("192.0.2.2");
+  uint32_t a = t.acquire(l, r1);
+  CHECK_EQ(t.acquire(l, r1), a);  // second flow of the same pair
+  uint32_t b = t.acquire(l, r2);
+  CHECK(a != b);
+  CHECK_EQ(t.size(), 2u);
+  // A pair with live flows and no samples is reported with samples 0.
+  auto rows = report(t);
+  CHECK_EQ(rows.size(), static_cast<size_t>(2));
+  for (const PairRow& row : rows) {
+    CHECK_EQ(row.samples, 0u);
+    CHECK(!row.has_interval && !row.has_avg);
+  }
+  // b's only flow ends with no samples: freed at once.
+  t.release(b);
+  CHECK_EQ(t.size(), 1u);
+  // a's flows end after a sample: reported once more, then freed.
+  t.add(a, 5 * kMs, Kind::kData);
+  t.release(a);
+  t.release(a);
+  CHECK_EQ(t.size(), 1u);
+  rows = report(t);
+  CHECK_EQ(rows.size(), static_cast<size_t>(1));
+  CHECK_EQ(rows[0].samples, 1u);
+  CHECK_EQ(rows[0].flows, 0u);
+  CHECK_EQ(t.size(), 0u);
+  CHECK(report(t).empty());
+  // The freed entry is reusable.
+  uint32_t c = t.acquire(l, r2);
+  CHECK_EQ(t.size(), 1u);
+  t.release(c);
+  CHECK_EQ(t.size(), 0u);
+}
+
+// ---------------------------------------------------------------- engine
+
+namespace {
+
+struct Sink : EngineSink {
+  std::vector<Report> reports;
+  std::vector<Sample> samples;
+  void on_report(Report&& r) override { reports.push_back(std::move(r)); }
+  void on_samples(std::vector<Sample>&& s) override {
+    samples.insert(samples.end(), s.begin(), s.end());
+  }
+};
+
+struct Pkt {
+  int64_t t;
+  bool out;  // from the local host
+  uint32_t seq, ack;
+  uint8_t flags;
+  uint32_t payload;
+};
+
+void feed(Engine& e, const std::vector<Pkt>& pkts, uint16_t lport = 40000,
+          const char* remote = "192.0.2.1") {
+  for (const Pkt& x : pkts) {
+    pk::Seg s;
+    s.src = x.out ? "10.0.0.1" : remote;
+    s.dst = x.out ? remote : "10.0.0.1";
+    s.sport = x.out ? lport : 80;
+    s.dport = x.out ? 80 : lport;
+    s.seq = x.seq;
+    s.ack = x.ack;
+    s.flags = x.flags;
+    s.payload = x.payload;
+    Bytes f = pk::ethernet(pk::ipv4(s));
+    e.packet(kLinkEthernet, x.t, f.data(), static_cast<uint32_t>(f.size()),
+             static_cast<uint32_t>(f.size() + x.payload));
+  }
+}
+
+EngineOptions options() {
+  EngineOptions o;
+  o.local = {addr("10.0.0.1")};
+  o.samples = true;
+  return o;
+}
+
+}  // namespace
+
+TEST(engine_conversation_samples) {
+  Sink sink;
+  Engine e(options(), &sink);
+  const uint32_t c = 5000, s = 90000;  // ISNs
+  feed(e, {{kT0, true, c, 0, kSyn, 0},
+           {kT0 + 10 * kMs, false, s, c + 1, kSyn | kAck, 0},        // handshake 10 ms
+           {kT0 + 10 * kMs + 500000, true, c + 1, s + 1, kAck, 0},
+           {kT0 + 11 * kMs, true, c + 1, s + 1, kPsh | kAck, 100},
+           {kT0 + 31 * kMs, false, s + 1, c + 101, kAck, 0},           // data 20 ms
+           {kT0 + 32 * kMs, false, s + 1, c + 101, kPsh | kAck, 500},
+           {kT0 + 33 * kMs, true, c + 101, s + 501, kAck, 0},
+           {kT0 + 40 * kMs, true, c + 101, s + 501, kFin | kAck, 0},
+           {kT0 + 55 * kMs, false, s + 501, c + 102, kFin | kAck, 0},  // FIN 15 ms
+           {kT0 + 56 * kMs, true, c + 102, s + 502, kAck, 0}});
+  e.finish();
+  CHECK_EQ(sink.samples.size(), static_cast<size_t>(3));
+  CHECK_EQ(sink.samples[0].rtt_ns, 10 * kMs);
+  CHECK(sink.samples[0].kind == Kind::kHandshake);
+  CHECK_EQ(sink.samples[1].rtt_ns, 20 * kMs);
+  CHECK(sink.samples[1].kind == Kind::kData);
+  CHECK_EQ(sink.samples[2].rtt_ns, 15 * kMs);
+  CHECK_EQ(sink.samples[1].lport, 40000);
+  CHECK_EQ(sink.samples[1].rport, 80);
+  CHECK_EQ(sink.reports.size(), static_cast<size_t>(1));  // final report only (< 30 s)
+  CHECK_EQ(sink.reports[0].ts_ns, kT0 + 56 * kMs);
+  CHECK_EQ(sink.reports[0].rows.size(), static_cast<size_t>(1));
+  CHECK_EQ(sink.reports[0].rows[0].samples, 3u);
+  CHECK_EQ(sink.reports[0].rows[0].min, 10.0 * kMs);
+  CHECK_EQ(sink.reports[0].rows[0].max, 20.0 * kMs);
+  const Counters& k = e.counters();
+  CHECK_EQ(k.packets, 10u);
+  CHECK_EQ(k.tcp, 10u);
+  CHECK_EQ(k.samples[0], 2u);
+  CHECK_EQ(k.samples[1], 1u);
+  CHECK_EQ(k.flows_created, 1u);
+}
+
+TEST(engine_retransmission_refused) {
+  // Karn (RFC 6298 §3): a segment sent twice gives no sample without timestamps.
+  Sink sink;
+  Engine e(options(), &sink);
+  feed(e, {{kT0, true, 100, 0, kSyn, 0},
+           {kT0 + 10 * kMs, false, 900, 101, kSyn | kAck, 0},
+           {kT0 + 11 * kMs, true, 101, 901, kAck, 0},
+           {kT0 + 12 * kMs, true, 101, 901, kAck, 1000},
+           {kT0 + 300 * kMs, true, 101, 901, kAck, 1000},  // retransmitted
+           {kT0 + 320 * kMs, false, 901, 1101, kAck, 0}});
+  e.finish();
+  CHECK_EQ(sink.samples.size(), static_cast<size_t>(1));  // the handshake only
+  CHECK(sink.samples[0].kind == Kind::kHandshake);
+  CHECK_EQ(e.counters().retransmissions, 1u);
+  CHECK_EQ(e.counters().karn_refused, 1u);
+}
+
+TEST(engine_eviction_and_expiry) {
+  EngineOptions o = options();
+  o.max_flows = 4;
+  o.idle_ttl_ns = 10 * kSec;
+  o.exp_ttl_ns = 1 * kSec;
+  Sink sink;
+  Engine e(o, &sink);
+  // Ten one-packet flows: six evicted, four live.
+  for (uint16_t i = 0; i < 10; ++i)
+    feed(e, {{kT0 + i * kMs, false, 1000u * i, 0, kSyn, 0}}, static_cast<uint16_t>(5000 + i));
+  CHECK_EQ(e.counters().flows_created, 10u);
+  CHECK_EQ(e.counters().flows_evicted, 6u);
+  CHECK_EQ(e.counters().flows_active, 4u);
+  // The least recently seen go first: the four newest are still there (a
+  // packet on one of them does not create a flow).
+  feed(e, {{kT0 + 20 * kMs, false, 9000, 0, kSyn, 0}}, 5009);
+  CHECK_EQ(e.counters().flows_created, 10u);
+  // A RST closes a flow: expired exp_ttl after its last packet.
+  feed(e, {{kT0 + 30 * kMs, false, 8001, 0, kRst, 0}}, 5008);
+  feed(e, {{kT0 + 1500 * kMs, true, 1, 0, kSyn, 0}}, 6000);  // evicts the oldest open flow
+  CHECK_EQ(e.counters().flows_expired, 1u);                  // the RST flow
+  CHECK_EQ(e.counters().flows_evicted, 6u);
+  // Everything idle for more than 10 s expires.
+  feed(e, {{kT0 + 20 * kSec, true, 1, 0, kSyn, 0}}, 7000);
+  const Counters& k = e.counters();
+  CHECK_EQ(k.flows_active, 1u);
+  CHECK_EQ(k.flows_created, k.flows_active + k.flows_evicted + k.flows_expired);
+}
+
+TEST(engine_report_grid) {
+  // Boundaries at first packet + k * interval; a report when the first
+  // packet at or after a boundary arrives; then the final one at the last
+  // packet's time.
+  EngineOptions o = options();
+  o.report_interval_ns = 1 * kSec;
+  Sink sink;
+  Engine e(o, &sink);
+  feed(e, {{kT0, true, 100, 0, kSyn, 0},
+           {kT0 + 10 * kMs, false, 900, 101, kSyn | kAck, 0},
+           {kT0 + 500 * kMs, true, 101, 901, kAck, 0},
+           {kT0 + 1 * kSec, true, 101, 901, kAck, 10},     // exactly on the boundary
+           {kT0 + 1030 * kMs, false, 901, 111, kAck, 0},   // 30 ms
+           {kT0 + 3200 * kMs, true, 111, 901, kAck, 0}});  // skips boundary 2 s
+  e.finish();
+  CHECK_EQ(sink.reports.size(), static_cast<size_t>(3));
+  CHECK_EQ(sink.reports[0].ts_ns, kT0 + 1 * kSec);
+  CHECK_EQ(sink.reports[0].rows[0].samples, 1u);  // the handshake
+  CHECK_EQ(sink.reports[1].ts_ns, kT0 + 2 * kSec);
+  CHECK_EQ(sink.reports[1].rows[0].samples, 1u);  // the 30 ms data sample
+  CHECK_EQ(sink.reports[1].rows[0].last, 30.0 * kMs);
+  CHECK_EQ(sink.reports[2].ts_ns, kT0 + 3200 * kMs);
+  CHECK_EQ(sink.reports[2].rows[0].samples, 0u);
+  // tick() moves the clock on an idle link.
+  e.tick(kT0 + 10 * kSec);
+  CHECK(e.last_time() == kT0 + 10 * kSec);
+}
+
+TEST(engine_counts_what_it_skips) {
+  Sink sink;
+  Engine e(options(), &sink);
+  Bytes zero;
+  uint8_t one = 0;
+  e.packet(kLinkEthernet, kT0, &one, 0, 0);  // zero-length packet
+  pk::Seg s;
+  Bytes udp = pk::ipv4(s);
+  udp[9] = 17;
+  Bytes f = pk::ethernet(udp);
+  e.packet(kLinkEthernet, kT0, f.data(), static_cast<uint32_t>(f.size()), 0);
+  s.src = "192.0.2.7";  // neither end local
+  f = pk::ethernet(pk::ipv4(s));
+  e.packet(kLinkEthernet, kT0, f.data(), static_cast<uint32_t>(f.size()), 0);
+  f = pk::ethernet(pk::ipv4(s, 0x0010));
+  e.packet(kLinkEthernet, kT0, f.data(), static_cast<uint32_t>(f.size()), 0);
+  const Counters& k = e.counters();
+  CHECK_EQ(k.packets, 4u);
+  CHECK_EQ(k.malformed, 1u);
+  CHECK_EQ(k.not_tcp, 1u);
+  CHECK_EQ(k.not_local, 1u);
+  CHECK_EQ(k.fragments, 1u);
+  CHECK_EQ(k.flows_created, 0u);
+}
+
+TEST(local_detector) {
+  LocalDetector d;
+  pk::Seg a, b;
+  a.src = "10.0.0.1";
+  a.dst = "192.0.2.1";
+  b.src = "192.0.2.2";
+  b.dst = "10.0.0.1";
+  Bytes fa = pk::ethernet(pk::ipv4(a)), fb = pk::ethernet(pk::ipv4(b));
+  d.packet(kLinkEthernet, fa.data(), static_cast<uint32_t>(fa.size()), 0);
+  d.packet(kLinkEthernet, fb.data(), static_cast<uint32_t>(fb.size()), 0);
+  Addr got;
+  std::string why;
+  CHECK(d.result({}, &got, &why));
+  CHECK(got == addr("10.0.0.1"));
+  LocalDetector one;
+  one.packet(kLinkEthernet, fa.data(), static_cast<uint32_t>(fa.size()), 0);
+  CHECK(!one.result({}, &got, &why));  // both ends of the only flow
+  CHECK(one.result({addr("192.0.2.1")}, &got, &why));
+  CHECK(got == addr("10.0.0.1"));
+  LocalDetector none;
+  CHECK(!none.result({}, &got, &why));
+  CHECK(!why.empty());
+}
+
+// ---------------------------------------------------------------- mailbox
+
+TEST(mailbox_folds_and_drops_live) {
+  int notified = 0;
+  Mailbox m([&] { notified++; });
+  Event r1;
+  r1.type = Event::Type::kReport;
+  Event r2 = r1;
+  m.post(std::move(r1), true);
+  m.post(std::move(r2), true);  // JS has not drained: folded into one delivery
+  CHECK_EQ(notified, 1);
+  CHECK_EQ(m.counters().batches_folded, 1u);
+  CHECK_EQ(m.drain().size(), static_cast<size_t>(2));
+  Event big;
+  big.type = Event::Type::kSamples;
+  big.samples.resize(1 << 20);
+  m.post(std::move(big), true);
+  Event more;
+  more.type = Event::Type::kSamples;
+  more.samples.resize(10);
+  m.post(std::move(more), true);  // over the live cap: dropped and counted
+  CHECK_EQ(m.counters().samples_dropped, 10u);
+  CHECK_EQ(notified, 2);
+  auto events = m.drain();
+  CHECK_EQ(events.size(), static_cast<size_t>(1));
+  CHECK_EQ(events[0].samples.size(), static_cast<size_t>(1 << 20));
+}
+
+int main(int argc, char** argv) { return unit::run_all(argc, argv); }
