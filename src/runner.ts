@@ -168,6 +168,8 @@ class Instance {
   private refreshTimer: NodeJS.Timeout | undefined;
   private failure: RttError | undefined;
   private stopping = false;
+  /** A service check went out for the current monitor. */
+  private checkSent = false;
   private resolveDone!: () => void;
   readonly done: Promise<void>;
   private progressTimer: NodeJS.Timeout | undefined;
@@ -275,6 +277,7 @@ class Instance {
     m.on('end', () => this.onEnd(m));
     this.monitor = m;
     this.sent = zeroStats();
+    this.checkSent = false;
     try {
       await m.start();
     } catch (err) {
@@ -284,8 +287,10 @@ class Instance {
     }
     this.phase = 'running';
     if (m.local.length > 0) log.info(`${this.name}: local addresses ${m.local.join(', ')}`);
-    this.serviceCheck(ServiceCheckStatus.OK);
-    this.ctx.statsd?.flush();
+    if (!this.checkSent) {
+      this.serviceCheck(ServiceCheckStatus.OK);
+      void this.ctx.statsd?.flush();
+    }
     if (this.isFile) this.startProgress(m);
     if (this.plan.sample && !this.isFile) {
       this.timers.push(setTimeout(() => void this.pauseWindow(), this.plan.sample.duration * 1000));
@@ -340,6 +345,9 @@ class Instance {
     this.ctx.output?.report(batch, this.names);
     const statsd = this.ctx.statsd;
     if (!statsd) return;
+    // A short file can be read and reported before start() resolves: the
+    // capture's OK still goes first.
+    if (!this.checkSent) this.serviceCheck(ServiceCheckStatus.OK);
     const ext = this.plan.extendedMetrics;
     for (const r of batch) {
       const tags = [
@@ -452,6 +460,7 @@ class Instance {
   }
 
   serviceCheck(status: ServiceCheckStatus, message?: string): void {
+    this.checkSent = true;
     this.ctx.statsd?.serviceCheck(SERVICE_CHECK, status, [sanitizeTag(`iface:${this.iface}`), ...this.tags], message);
   }
 

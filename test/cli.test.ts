@@ -4,9 +4,12 @@
  *
  * Expected RTTs come from the capture, as read with tshark
  * (../shared/fixtures/go-metro/README.md): handshake 74.599 ms, the request
- * 72.322 ms, the FIN 74.253 ms. Nothing else in test_tcp.pcap is a sample:
- * the local host's pure ACKs (frames 8, 10, 13) acknowledge everything the
- * server had sent, so no timestamp-echo sample may start from them.
+ * 72.322 ms, the FIN 74.253 ms. One more sample follows from README "How RTT
+ * is measured" (kind `ts`, RFC 7323 section 4.3): frame 8 (0.147832 s) is the
+ * first local pure ACK with TSval 451664999, sent with nothing of ours
+ * outstanding; frame 9 (new data echoing the older TSval 451664928) shows the
+ * server was still sending when it left; frame 11 (0.217036 s) is the first
+ * new data echoing 451664999: 69.204 ms.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -25,6 +28,7 @@ const TCP_PCAP = path.join(FIXTURES, 'test_tcp.pcap');
 const SAMPLES = [
   { rtt: 74.599, kind: 'handshake', ts: 1357501494.589279 },
   { rtt: 72.322, kind: 'data', ts: 1357501494.662011 },
+  { rtt: 69.204, kind: 'ts', ts: 1357501494.731716 },
   { rtt: 74.253, kind: 'data', ts: 1357501494.806414 },
 ];
 
@@ -131,7 +135,7 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
       const r = await runCli(['-cfg', cfg]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, '', 'no output with a configuration file when stdout is not a terminal');
-      await rx.waitFor(2);
+      await rx.waitForLines(5);
       const tags = 'src:192.168.1.116,dst:107.6.106.82,iface:file,mytag,team:net_ops';
       assert.deepEqual(rx.lines(), [
         '_sc|passive_rtt.can_capture|0|#iface:file,mytag,team:net_ops',
@@ -165,7 +169,8 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
       );
       const r = await runCli(['--config', cfg], { env: { DD_ENV: 'staging', DD_SERVICE: 'edge', DD_VERSION: '2.1' } });
       assert.equal(r.code, 0, r.stderr);
-      await rx.waitFor(2);
+      // 1 check + 9 pair lines + 15 telemetry lines + 1 check
+      await rx.waitForLines(26);
       const lines = rx.lines();
       // instance env:prod wins over DD_ENV
       const inst = 'env:prod,service:edge,version:2.1';
@@ -175,17 +180,17 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
       assert.equal(byName.get('system.net.tcp.rtt'), `system.net.tcp.rtt:74.253|g|#${tags}`);
       assert.equal(byName.get('system.net.tcp.rtt.avg'), `system.net.tcp.rtt.avg:${wire(AVG)}|g|#${tags}`);
       assert.equal(byName.get('system.net.tcp.rtt.jitter'), `system.net.tcp.rtt.jitter:${wire(JITTER)}|g|#${tags}`);
-      assert.equal(byName.get('system.net.tcp.rtt.min'), `system.net.tcp.rtt.min:72.322|g|#${tags}`);
+      assert.equal(byName.get('system.net.tcp.rtt.min'), `system.net.tcp.rtt.min:69.204|g|#${tags}`);
       assert.equal(byName.get('system.net.tcp.rtt.max'), `system.net.tcp.rtt.max:74.599|g|#${tags}`);
-      assert.equal(byName.get('system.net.tcp.rtt.samples'), `system.net.tcp.rtt.samples:3|c|#${tags}`);
-      // percentiles within 1 %: the median of the three samples and the largest
-      for (const [name, want] of [['p50', 74.253], ['p95', 74.599], ['p99', 74.599]] as const) {
+      assert.equal(byName.get('system.net.tcp.rtt.samples'), `system.net.tcp.rtt.samples:4|c|#${tags}`);
+      // percentiles within 1 % (nearest rank of 69.204, 72.322, 74.253, 74.599)
+      for (const [name, want] of [['p50', 72.322], ['p95', 74.599], ['p99', 74.599]] as const) {
         const l = byName.get(`system.net.tcp.rtt.${name}`) ?? '';
         assert.match(l, new RegExp(`^system\\.net\\.tcp\\.rtt\\.${name}:[0-9.]+\\|g\\|#${tags.replace(/\./g, '\\.')}$`));
         const v = Number(l.split(':')[1]?.split('|')[0]);
         assert.ok(Math.abs(v - want) / want <= 0.01, `${name} ${v} vs ${want}`);
       }
-      // self-telemetry: 16 packets, 1 flow still open (FIN seen, exp_ttl 60 s not over), 3 samples
+      // self-telemetry: 16 packets, 1 flow still open (FIN seen, exp_ttl 60 s not over), 4 samples
       const t = `iface:file,${inst}`;
       assert.equal(byName.get('passive_rtt.packets'), `passive_rtt.packets:16|c|#${t}`);
       assert.equal(byName.get('passive_rtt.packets.malformed'), `passive_rtt.packets.malformed:0|c|#${t}`);
@@ -195,7 +200,7 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
       assert.equal(byName.get('passive_rtt.pcap.dropped'), `passive_rtt.pcap.dropped:0|c|#${t}`);
       assert.equal(byName.get('passive_rtt.samples#data'), `passive_rtt.samples:2|c|#${t},kind:data`);
       assert.equal(byName.get('passive_rtt.samples#handshake'), `passive_rtt.samples:1|c|#${t},kind:handshake`);
-      assert.equal(byName.get('passive_rtt.samples#ts'), `passive_rtt.samples:0|c|#${t},kind:ts`);
+      assert.equal(byName.get('passive_rtt.samples#ts'), `passive_rtt.samples:1|c|#${t},kind:ts`);
       assert.equal(byName.get('passive_rtt.dogstatsd.errors'), `passive_rtt.dogstatsd.errors:0|c|#${t}`);
       assert.equal(lines[0], `_sc|passive_rtt.can_capture|0|#${t}`);
       for (const d of rx.datagrams) assert.ok(Buffer.byteLength(d) <= 8192);
@@ -215,7 +220,8 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
       const r = await runCli(['-cfg', cfg, '--log-level', 'error']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /ERROR \| passive-rtt \| instances\[1\] \(noifc0\): no network interface named "noifc0"/);
-      await rx.waitFor(3);
+      // per good instance: 2 checks + 3 gauges; the bad one: 1 check
+      await rx.waitForLines(11);
       const lines = rx.lines();
       assert.ok(lines.some((l) => l.startsWith('_sc|passive_rtt.can_capture|2|#iface:noifc0|m:instances[1] (noifc0): no network interface named')), lines.join('\n'));
       for (const tag of ['inst:a', 'inst:b']) {
@@ -232,7 +238,7 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
     const lines = r.stdout.split('\n');
     assert.match(lines[0] ?? '', /^2013-01-06 19:44:54\.807 UTC {2}iface file {2}1 host pair/);
     assert.match(lines[1] ?? '', /^LOCAL\s+REMOTE\s+SAMPLES\s+LAST\s+AVG\s+JITTER\s+P50\s+P95\s+P99\s+FLOWS$/);
-    assert.match(lines[2] ?? '', new RegExp(`^192\\.168\\.1\\.116 +-> +107\\.6\\.106\\.82 +3 +74\\.253 +${AVG.toFixed(3)} +${JITTER.toFixed(3)} `));
+    assert.match(lines[2] ?? '', new RegExp(`^192\\.168\\.1\\.116 +-> +107\\.6\\.106\\.82 +4 +74\\.253 +${AVG.toFixed(3)} +${JITTER.toFixed(3)} `));
     assert.equal(lines[1]?.length, lines[2]?.length, 'columns aligned');
   });
 });
@@ -258,8 +264,8 @@ describe('CLI: JSON lines (--pcap … --format json)', function () {
       { ...rep, ts: 0, avg_ms: 0, jitter_ms: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 },
       {
         type: 'report', ts: 0, iface: 'file', src: '192.168.1.116', dst: '107.6.106.82', src_host: '192.168.1.116', dst_host: '107.6.106.82',
-        samples: 3, rtt_ms: 74.253, avg_ms: 0, jitter_ms: 0, min_ms: 72.322, max_ms: 74.599, p50_ms: 0, p95_ms: 0, p99_ms: 0,
-        samples_data: 2, samples_handshake: 1, samples_ts: 0, total_samples: 3, flows: 1,
+        samples: 4, rtt_ms: 74.253, avg_ms: 0, jitter_ms: 0, min_ms: 69.204, max_ms: 74.599, p50_ms: 0, p95_ms: 0, p99_ms: 0,
+        samples_data: 2, samples_handshake: 1, samples_ts: 1, total_samples: 4, flows: 1,
       },
     );
     assert.ok(Math.abs((rep.avg_ms as number) - AVG) < 1e-6);
@@ -267,7 +273,7 @@ describe('CLI: JSON lines (--pcap … --format json)', function () {
     const last = out[out.length - 1] as Record<string, unknown>;
     assert.equal(last.type, 'stats');
     assert.equal(last.packets, 16);
-    assert.equal(last.samples, 3);
+    assert.equal(last.samples, 4);
     assert.deepEqual(last.local, ['192.168.1.116']);
   });
 
@@ -462,7 +468,7 @@ describe('CLI: live capture lifecycle', function () {
       assert.equal(rep.iface, 'lo');
       assert.equal(rep.samples_handshake, 1);
       assert.ok((rep.samples_data as number) >= REQUESTS, `data samples ${String(rep.samples_data)}`);
-      await rx.waitFor(2);
+      await rx.waitForLines(5); // check at start, 3 gauges, check with the report
       const tags = '|g|#src:127.0.0.2,dst:127.0.0.3,iface:lo';
       const names = rx.lines().filter((l) => l.endsWith(tags)).map((l) => l.split(':')[0]);
       assert.deepEqual(names, ['system.net.tcp.rtt', 'system.net.tcp.rtt.avg', 'system.net.tcp.rtt.jitter']);

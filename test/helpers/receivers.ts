@@ -18,17 +18,33 @@ export interface Receiver {
   lines(): string[];
   /** Resolves once at least `n` datagrams arrived (rejects after `ms`). */
   waitFor(n: number, ms?: number): Promise<void>;
+  /** Resolves once at least `n` protocol lines arrived, however they were packed (rejects after `ms`). */
+  waitForLines(n: number, ms?: number): Promise<void>;
   close(): Promise<void>;
 }
 
-function makeWaiter(datagrams: string[]): { notify(): void; waitFor(n: number, ms?: number): Promise<void> } {
+function makeWaiter(datagrams: string[]): { notify(): void; waitFor(n: number, ms?: number): Promise<void>; waitForLines(n: number, ms?: number): Promise<void> } {
   let waiters: Array<() => void> = [];
+  const wait = (what: string, count: () => number, n: number, ms: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${n} ${what}, got ${count()}: ${JSON.stringify(datagrams)}`)), ms);
+      const check = (): void => {
+        if (count() >= n) {
+          clearTimeout(deadline);
+          resolve();
+        } else {
+          waiters.push(check);
+        }
+      };
+      check();
+    });
   return {
     notify() {
       const w = waiters;
       waiters = [];
       for (const f of w) f();
     },
+    waitForLines: (n: number, ms = 5000) => wait('lines', () => splitLines(datagrams).length, n, ms),
     waitFor(n: number, ms = 5000): Promise<void> {
       return new Promise((resolve, reject) => {
         const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${n} datagrams, got ${datagrams.length}: ${JSON.stringify(datagrams)}`)), ms);
@@ -64,6 +80,7 @@ export async function udpReceiver(): Promise<Receiver & { port: number }> {
     datagrams,
     lines: () => splitLines(datagrams),
     waitFor: w.waitFor,
+    waitForLines: w.waitForLines,
     close: () => new Promise<void>((resolve) => sock.close(() => resolve())),
   };
 }
@@ -104,6 +121,7 @@ export async function unixgramReceiver(): Promise<Receiver & { path: string }> {
     datagrams,
     lines: () => splitLines(datagrams),
     waitFor: w.waitFor,
+    waitForLines: w.waitForLines,
     close: async () => {
       child.kill('SIGTERM');
       await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
