@@ -242,6 +242,7 @@ struct Outcome {
   int kind = kData;
   int64_t rtt = 0;
   const char* reason = nullptr;
+  bool disambiguated = false;  // a retransmitted segment timed through TSecr
 };
 
 void observe_out(Obs& o, const Pkt& p, bool ts, Outcome* res) {
@@ -372,6 +373,7 @@ void observe_ack(Obs& o, const Pkt& p, bool ts, Outcome* res) {
         res->v = Verdict::kSample;
         res->kind = kData;
         res->rtt = p.t - sent;
+        res->disambiguated = true;
       } else {
         res->v = Verdict::kAmbiguous;
       }
@@ -729,7 +731,7 @@ struct Ctx {
   Writer pcap, truth;
   uint64_t written = 0, serial = 0;
   uint64_t open = 0, max_open = 0, flows_started = 0, flows_closed = 0;
-  uint64_t samples[3] = {0, 0, 0}, ambiguous = 0, ambiguous_by[6] = {0};
+  uint64_t samples[3] = {0, 0, 0}, ambiguous = 0, ambiguous_by[6] = {0}, disambiguated = 0;
   uint64_t data_packets = 0, retransmissions = 0;
   int64_t last_t = 0;
   uint16_t ip_id = 1;
@@ -842,6 +844,7 @@ void write_packet(Ctx& c, Flow& f, const Pkt& p) {
     int n;
     if (res.v == Verdict::kSample) {
       c.samples[res.kind]++;
+      if (res.disambiguated) c.disambiguated++;
       n = std::snprintf(l, 256, "S %" PRId64 " %s %u %s %u %" PRId64 " %s\n", abs_us, ls.c_str(),
                         f.lport, rs.c_str(), f.rport, res.rtt, kKindName[res.kind]);
     } else {
@@ -1203,13 +1206,14 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"packets\":%" PRIu64 ",\"flows\":%u,\"flowsStarted\":%" PRIu64 ",\"flowsClosed\":%" PRIu64
       ",\"maxOpen\":%" PRIu64 ",\"durationS\":%.3f,\"thinkS\":%.3f,\"samples\":{\"data\":%" PRIu64
-      ",\"handshake\":%" PRIu64 ",\"ts\":%" PRIu64 "},\"ambiguous\":%" PRIu64
+      ",\"handshake\":%" PRIu64 ",\"ts\":%" PRIu64 "},\"retransmissionsTimedByTsecr\":%" PRIu64
+      ",\"ambiguous\":%" PRIu64
       ",\"ambiguousBy\":{\"after-dupack\":%" PRIu64 ",\"covers-retransmission\":%" PRIu64
       ",\"syn-retransmitted\":%" PRIu64 ",\"karn\":%" PRIu64 ",\"later-retransmission\":%" PRIu64
       "},\"local\":[\"%s\",\"%s\"]}\n",
       c.written, o.flows, c.flows_started, c.flows_closed, c.max_open,
       static_cast<double>(c.last_t) / 1e6, static_cast<double>(c.G) / 1e6, c.samples[0], c.samples[1],
-      c.samples[2], c.ambiguous, c.ambiguous_by[0], c.ambiguous_by[1], c.ambiguous_by[2],
+      c.samples[2], c.disambiguated, c.ambiguous, c.ambiguous_by[0], c.ambiguous_by[1], c.ambiguous_by[2],
       c.ambiguous_by[3], c.ambiguous_by[4], c.local4s.c_str(), c.local6s.c_str());
   return 0;
 }

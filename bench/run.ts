@@ -577,6 +577,8 @@ async function main(): Promise<void> {
   }
   fs.mkdirSync(o.out, { recursive: true });
   const t0 = Date.now();
+  // Other work on the machine skews every figure: record how busy it was.
+  const loadStart = os.loadavg();
   const base = run<{ maxRssKb: number; libpcap: { library: string; version: string } }>(
     process.execPath, [CHILD, 'baseline'], 'baseline child');
   log(`baseline: an idle node process with the addon loaded peaks at ${(base.maxRssKb / 1024).toFixed(1)} MB`);
@@ -609,7 +611,8 @@ async function main(): Promise<void> {
   ]);
   const out = [
     '',
-    `passive-rtt benchmark: medians of ${o.repeats} run(s), ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, node ${process.version}`,
+    `passive-rtt benchmark: medians of ${o.repeats} run(s), ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, node ${process.version}, ` +
+      `load average ${loadStart.map((x) => x.toFixed(1)).join(' ')} at start`,
     table(
       ['scenario', 'packets', 'floor Mpps', 'prtt Mpps', 'ratio', 'ns/pkt', 'cpu ns/pkt', 'RSS MB', 'B/flow',
         'ELD p99 ms', 'exact', 'on ambig.', 'MAE us'],
@@ -632,7 +635,14 @@ async function main(): Promise<void> {
 
   const results = {
     date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, libpcap: base.libpcap },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      node: process.version,
+      libpcap: base.libpcap,
+      loadAverageAtStart: loadStart,
+      loadAverageAtEnd: os.loadavg(),
+    },
     options: o,
     baselineRssKb: base.maxRssKb,
     scenarios: scs,
