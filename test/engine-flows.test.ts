@@ -108,6 +108,78 @@ describe('engine: flows, reports and aggregates', () => {
     ]);
   });
 
+  it('port reuse, server role: the client\'s new SYN restarts the connection', async () => {
+    const srv = (isn: number, cisn: number): Conversation =>
+      new Conversation({
+        client: { addr: '10.0.0.2', port: 50000, isn: cisn },
+        server: { addr: LOCAL, port: 8080, isn },
+        local: 'server',
+      });
+    const c = srv(1000, 5000);
+    c.syn(0);
+    c.synAck(100);
+    c.ack(30_100, 'client'); // 30 000 µs
+    c.data(30_200, 'client', 100);
+    c.data(31_000, 'server', 100); // [1001, 1101)
+    c.ack(61_000, 'client'); // 30 000 µs
+    c.data(100_000, 'server', 100, { lost: true }); // [1101, 1201): never acknowledged
+    const n = srv(1150, 900_000); // ISN 1150 inside the stale segment
+    n.syn(2_000_000);
+    n.synAck(2_000_100);
+    n.ack(2_025_100, 'client'); // 1151: handshake, 25 000 µs
+    n.data(2_025_200, 'client', 100);
+    n.data(2_026_000, 'server', 50); // [1151, 1201)
+    n.ack(2_051_000, 'client'); // 1201: 25 000 µs from the new segment
+    const r = await analyze({ file: capture(merge(c.records(), n.records())), local: [LOCAL], samples: true });
+    expectSamples(r.samples, [
+      { at: 30_100, rtt: 30_000, kind: 'handshake' },
+      { at: 61_000, rtt: 30_000, kind: 'data' },
+      { at: 2_025_100, rtt: 25_000, kind: 'handshake' },
+      { at: 2_051_000, rtt: 25_000, kind: 'data' },
+    ]);
+  });
+
+  it('a connection reopened on the 5-tuple after a FIN is open again: it expires by idleTtl, not expTtl', async () => {
+    const old = conv(40000, '10.0.0.2', { isn: 1000 });
+    old.handshake(0, 20_000, 20_100);
+    old.fin(100_000, 'client');
+    old.fin(120_000, 'server');
+    old.ack(120_100, 'client'); // closed at 0.12 s: would expire at 2.12 s
+    const n = conv(40000, '10.0.0.2', { isn: 3_000_000, risn: 4_000_000 });
+    n.syn(1_000_000); // a new connection on the same 5-tuple, 0.88 s later
+    n.synAck(1_020_000); // 20 000 µs
+    n.ack(1_020_100, 'client');
+    n.data(1_500_000, 'client', 10);
+    n.ack(1_520_000, 'server'); // 20 000 µs; then idle: expires at 11.52 s with idleTtl 10
+    const k = conv(40004, '10.0.0.4');
+    k.handshake(300, 10_300, 10_400);
+    for (let t = 500_000; t <= 8_000_000; t += 500_000) {
+      k.data(t, 'client', 10);
+      k.ack(t + 5000, 'server');
+    }
+    const r = await analyze({
+      file: capture(merge(old.records(), n.records(), k.records())),
+      local: [LOCAL],
+      samples: true,
+      idleTtl: 10,
+      expTtl: 2,
+      reportInterval: 1,
+    });
+    expectSamples(
+      r.samples.filter((s) => s.dst === '10.0.0.2'),
+      [
+        { at: 20_000, rtt: 20_000, kind: 'handshake' },
+        { at: 120_000, rtt: 20_000, kind: 'data' }, // the FIN
+        { at: 1_020_000, rtt: 20_000, kind: 'handshake' },
+        { at: 1_520_000, rtt: 20_000, kind: 'data' },
+      ],
+    );
+    assert.equal(r.stats.flowsExpired, 0);
+    for (const batch of r.reports.slice(3)) {
+      assert.equal(row(batch, '10.0.0.2')?.flows, 1, `at ${(batch[0]?.ts ?? 0) - BASE_S} s`);
+    }
+  });
+
   // Times are multiplied by `k`: k = 1 keeps every gap under a second (a
   // recency list refreshed lazily, e.g. once a second, must still evict
   // exactly), k = 40 spreads them over seconds.

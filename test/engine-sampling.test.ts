@@ -133,8 +133,9 @@ describe('engine: RTT samples from written captures', () => {
     c.data(100_200, 'client', 1000); // s2
     c.data(100_300, 'client', 1000); // s3
     c.ack(130_000, 'server'); // 1001: s0, 30 000 µs
-    c.ack(130_200, 'server'); // duplicate (s2 arrived)
-    c.ack(130_300, 'server'); // duplicate (s3 arrived)
+    // Duplicate ACKs with SACK blocks (RFC 2018 §4) for what arrived beyond the hole.
+    c.ack(130_200, 'server', { sack: [[c.seq('client', 2001), c.seq('client', 3001)]] }); // s2 arrived
+    c.ack(130_300, 'server', { sack: [[c.seq('client', 2001), c.seq('client', 4001)]] }); // s3 arrived
     c.retransmit(130_400, s1); // fast retransmit
     c.ack(160_400, 'server'); // 4001: first advancing ACK after dupacks, covers a retransmission: nothing
     c.data(200_000, 'client', 1000); // [4001, 5001)
@@ -154,6 +155,26 @@ describe('engine: RTT samples from written captures', () => {
     ]);
     assert.equal(r.stats.retransmissions, 2);
     assert.ok(r.stats.karnRefused >= 2, `karnRefused ${r.stats.karnRefused}`);
+  });
+
+  it('reordering: the first advancing ACK after duplicate ACKs gives no sample, without any retransmission', async () => {
+    const c = conv();
+    c.handshake(0, 30_000, 30_100);
+    c.data(100_000, 'client', 1000); // s0
+    c.data(100_100, 'client', 1000, { lost: true }); // s1, delayed in the network
+    c.data(100_200, 'client', 1000); // s2 overtakes it
+    c.ack(130_000, 'server'); // 1001: 30 000 µs
+    c.ack(130_200, 'server', { sack: [[c.seq('client', 2001), c.seq('client', 3001)]] }); // duplicate: s2 beyond a hole
+    c.ack(130_600, 'server', { ack: c.seq('client', 3001) }); // s1 arrived late: held back by the hole, nothing
+    c.data(200_000, 'client', 1000);
+    c.ack(230_000, 'server', { ack: c.seq('client', 4001) }); // 30 000 µs
+    const r = await run(c.records());
+    expectSamples(r.samples, [
+      { at: 30_000, rtt: 30_000, kind: 'handshake' },
+      { at: 130_000, rtt: 30_000, kind: 'data' },
+      { at: 230_000, rtt: 30_000, kind: 'data' },
+    ]);
+    assert.equal(r.stats.retransmissions, 0);
   });
 
   it('an ACK that also covers a retransmitted segment gives no sample, even for the newest segment it covers', async () => {
@@ -344,6 +365,29 @@ describe('engine: RTT samples from written captures', () => {
       { at: 20_000, rtt: 20_000, kind: 'handshake' },
       { at: 40_200, rtt: 20_000, kind: 'data' },
       { at: 70_000, rtt: 28_500, kind: 'data' },
+    ]);
+  });
+
+  it('an echo of a newer TSval cancels the pending timestamp sample, and the next one is timed', async () => {
+    const c = conv({ ts: { start: 1_000_000 } }, { ts: { start: 7_000_000 } });
+    c.handshake(0, 20_000, 20_100);
+    c.data(20_200, 'client', 100);
+    c.data(40_200, 'server', 1000); // data sample 20 000 µs
+    c.data(40_201, 'server', 1000);
+    c.data(40_202, 'server', 1000);
+    c.ack(40_203, 'client', { ack: c.seq('server', 2001), lost: true }); // X1 = 1 000 040 starts a sample; lost
+    c.ack(41_300, 'client'); // X2 = 1 000 041 (one pending sample at a time: not timed)
+    c.data(61_300, 'server', 1000); // r3 echoes X2, newer than X1: the X1 sample is cancelled
+    assert.equal(c.packets.at(-1)?.tsecr, 1_000_041);
+    c.data(61_301, 'server', 1000); // r4
+    c.ack(61_302, 'client', { ack: c.seq('server', 4001) }); // X3 = 1 000 061, r4 unacknowledged
+    c.data(81_302, 'server', 1000); // echoes X3: 20 000 µs
+    assert.equal(c.packets.at(-1)?.tsecr, 1_000_061);
+    const r = await run(c.records());
+    expectSamples(r.samples, [
+      { at: 20_000, rtt: 20_000, kind: 'handshake' },
+      { at: 40_200, rtt: 20_000, kind: 'data' },
+      { at: 81_302, rtt: 20_000, kind: 'ts' },
     ]);
   });
 
