@@ -168,28 +168,33 @@ export function parseSs(text: string): SsConn[] {
 }
 
 export interface TrafficRun {
-  host: RoleResult[];
-  peer: RoleResult[];
+  /** Per program, per role, in the order given. */
+  results: RoleResult[][];
   /** `ss -tin` snapshots taken in the host namespace while the traffic ran. */
   ss: SsConn[];
   wallStart: number;
   wallEnd: number;
 }
 
+/** A traffic program to run: its namespace and roles (traffic.ts). */
+export interface Program {
+  ns: string;
+  roles: Role[];
+  /** Scheduling niceness (nice(1)); a request/response server answers sooner under load. */
+  nice?: number;
+}
+
 /**
- * Runs one traffic program in each namespace, starts their clients together,
- * takes `ss -tin` in the host namespace at the given moments, and returns
- * what each side did.
+ * Runs traffic programs (one process each), starts their clients together
+ * once every server listens, takes `ss -tin` in the host namespace at the
+ * given moments, and returns what each program did, in order.
  */
-export async function runTraffic(
-  bed: Bed,
-  hostRoles: Role[],
-  peerRoles: Role[],
-  opts: { maxMs: number; ssAtMs?: number[] },
-): Promise<TrafficRun> {
-  const spawnSide = (ns: string, roles: Role[]): JsonLines =>
-    new JsonLines(bed.spawnIn(ns, process.execPath, [TRAFFIC_JS, JSON.stringify({ roles, maxMs: opts.maxMs })]), `traffic in ${ns}`);
-  const sides = [spawnSide(bed.hostNs, hostRoles), spawnSide(bed.peerNs, peerRoles)];
+export async function runTraffic(bed: Bed, programs: Program[], opts: { maxMs: number; ssAtMs?: number[] }): Promise<TrafficRun> {
+  const sides = programs.map((p) => {
+    const args = [TRAFFIC_JS, JSON.stringify({ roles: p.roles, maxMs: opts.maxMs })];
+    const child = p.nice ? bed.spawnIn(p.ns, 'nice', ['-n', String(p.nice), process.execPath, ...args]) : bed.spawnIn(p.ns, process.execPath, args);
+    return new JsonLines(child, `traffic in ${p.ns}`);
+  });
   try {
     for (const s of sides) await s.wait((l) => l.event === 'ready' || l.event === 'error', 15000, 'ready');
     for (const s of sides) {
@@ -216,7 +221,7 @@ export async function runTraffic(
     await Promise.all(snaps);
     for (const s of sides) s.send('stop\n');
     const done = await Promise.all(sides.map((s) => s.wait((l) => l.event === 'done', 10000, 'done')));
-    return { host: done[0].results as RoleResult[], peer: done[1].results as RoleResult[], ss, wallStart, wallEnd };
+    return { results: done.map((d) => d.results as RoleResult[]), ss, wallStart, wallEnd };
   } finally {
     for (const s of sides) s.child.kill('SIGKILL');
   }
@@ -235,4 +240,59 @@ export function sortedOf(xs: Iterable<number>): number[] {
 
 export function median(xs: Iterable<number>): number {
   return quantile(sortedOf(xs), 0.5);
+}
+
+/** One row of the closing table (printed once, after every live test). */
+export interface TableRow {
+  scenario: string;
+  injectedMs: string;
+  medianMs: number | null;
+  p95Ms: number | null;
+  reportP50Ms: number | null;
+  kernelMinMs: number | null;
+  kernelSrttMs: number | null;
+  byKind: string;
+}
+
+export const TABLE: TableRow[] = [];
+
+function fmt(v: number | null, digits = 3): string {
+  return v === null || Number.isNaN(v) ? '-' : v.toFixed(digits);
+}
+
+export function printTable(): void {
+  if (TABLE.length === 0) return;
+  const head = ['scenario', 'injected RTT', 'median', 'p95', 'report p50', 'kernel minrtt', 'kernel srtt', 'samples data/handshake/ts'];
+  const rows = TABLE.map((r) => [
+    r.scenario,
+    r.injectedMs,
+    fmt(r.medianMs),
+    fmt(r.p95Ms),
+    fmt(r.reportP50Ms),
+    fmt(r.kernelMinMs),
+    fmt(r.kernelSrttMs),
+    r.byKind,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => `  | ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log('\n  Live RTT (ms): monitor figures from its samples and reports, kernel figures from ss -tin in the host namespace');
+  console.log(line(head));
+  console.log(`  |${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+  console.log('');
+}
+
+/** Original lengths of the packets of a classic pcap file (pcap-savefile(5)); enough to see frame sizes. */
+export function pcapOrigLengths(buf: Buffer): number[] {
+  if (buf.length < 24) return [];
+  const magic = buf.readUInt32LE(0);
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  const u32 = (o: number): number => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+  const out: number[] = [];
+  for (let o = 24; o + 16 <= buf.length; ) {
+    const incl = u32(o + 8);
+    out.push(u32(o + 12));
+    o += 16 + incl;
+  }
+  return out;
 }
