@@ -403,6 +403,16 @@ describe('engine: flows, reports and aggregates', () => {
   }
 
   it('percentiles: exact on a multiset, within 1 % of the order statistics on a log-uniform set', async () => {
+    // Ten samples: 3 × 10 ms, 5 × 20 ms (with the handshake), 2 × 100 ms.
+    const few = conv(40000, '10.0.0.2');
+    requests(few, 20_000, [100_000, 10_000, 20_000, 10_000, 20_000, 100_000, 20_000, 10_000, 20_000]);
+    const f = (await analyze({ file: capture(few.records()), local: [LOCAL], reportInterval: 1e6 })).reports[0]?.[0];
+    assert.ok(f);
+    assert.equal(f.samples, 10);
+    near(f.p50Ms, 20, 0.2, 'p50 of ten');
+    near(f.p95Ms, 100, 1, 'p95 of ten');
+    near(f.p99Ms, 100, 1, 'p99 of ten');
+
     // 400 × 10 ms, 501 × 20 ms (with the 20 ms handshake), 80 × 50 ms, 20 × 100 ms.
     const rand = prng(42);
     const set = [...Array<number>(400).fill(10_000), ...Array<number>(500).fill(20_000), ...Array<number>(80).fill(50_000), ...Array<number>(20).fill(100_000)];
