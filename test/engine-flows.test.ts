@@ -415,7 +415,12 @@ describe('engine: flows, reports and aggregates', () => {
 
     // 400 × 10 ms, 501 × 20 ms (with the 20 ms handshake), 80 × 50 ms, 20 × 100 ms.
     const rand = prng(42);
-    const set = [...Array<number>(400).fill(10_000), ...Array<number>(500).fill(20_000), ...Array<number>(80).fill(50_000), ...Array<number>(20).fill(100_000)];
+    const set = [
+      ...Array<number>(400).fill(10_000),
+      ...Array<number>(500).fill(20_000),
+      ...Array<number>(80).fill(50_000),
+      ...Array<number>(20).fill(100_000),
+    ];
     for (let i = set.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
       [set[i], set[j]] = [set[j] as number, set[i] as number];
