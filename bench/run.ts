@@ -246,7 +246,7 @@ interface Scenario {
   flowsEvicted: number;
   segmentsSkipped: number;
   accuracy: AccuracyResult;
-  accuracyRun: { wallS: number; samples: number };
+  accuracyRun: { wallS: number; samples: number; maxRssKb: number };
   perf?: string;
 }
 
@@ -349,7 +349,7 @@ function scenario(o: Options, flows: number, baselineKb: number): Scenario {
       flowsEvicted: engineRuns[0].stats.flowsEvicted,
       segmentsSkipped: engineRuns[0].stats.segmentsSkipped,
       accuracy: a,
-      accuracyRun: { wallS: acc.wallS, samples: acc.stats.samples },
+      accuracyRun: { wallS: acc.wallS, samples: acc.stats.samples, maxRssKb: acc.maxRssKb },
       perf,
     };
   } finally {
@@ -583,7 +583,17 @@ async function main(): Promise<void> {
     process.execPath, [CHILD, 'baseline'], 'baseline child');
   log(`baseline: an idle node process with the addon loaded peaks at ${(base.maxRssKb / 1024).toFixed(1)} MB`);
   const scs: Scenario[] = [];
-  for (const flows of o.flows) scs.push(scenario(o, flows, base.maxRssKb));
+  const failed: { flows: number; error: string }[] = [];
+  for (const flows of o.flows) {
+    try {
+      scs.push(scenario(o, flows, base.maxRssKb));
+    } catch (err) {
+      // One broken scenario (say, the addon rebuilt under us) must not lose the others.
+      const error = err instanceof Error ? err.message : String(err);
+      failed.push({ flows, error });
+      log(`  FAILED: ${error.split('\n')[0]}`);
+    }
+  }
   let liveResult: LiveResult | { error: string } | undefined;
   if (o.live) {
     try {
@@ -631,6 +641,7 @@ async function main(): Promise<void> {
           return [n as string, (x.replayPps / 1e3).toFixed(0), String(x.sent), String(x.received), String(x.dropped)];
         })));
   }
+  for (const f of failed) out.push('', `${human(f.flows)} flows: FAILED: ${f.error.split('\n')[0]}`);
   process.stdout.write(out.join('\n') + '\n');
 
   const results = {
@@ -646,6 +657,7 @@ async function main(): Promise<void> {
     options: o,
     baselineRssKb: base.maxRssKb,
     scenarios: scs,
+    failed,
     targets: targets(scs),
     live: liveResult,
     totalS: (Date.now() - t0) / 1000,
@@ -654,6 +666,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
   log(`\nwrote ${path.relative(process.cwd(), jsonPath)} (${((Date.now() - t0) / 1000).toFixed(0)} s in all)`);
 
+  if (failed.length > 0) process.exitCode = 1;
   if (o.smoke) {
     const bad = targets(scs).filter((t) => t.what.startsWith('accuracy') || t.what.startsWith('ambiguous')).filter((t) => !t.ok);
     if (bad.length > 0) {
