@@ -458,8 +458,6 @@ struct Flow {
   uint16_t mss() const { return ts ? 1448 : 1460; }
 };
 
-struct Ctx;
-
 // One-direction transfer of n segments: an event loop of its own.
 struct Xfer {
   static constexpr int kMax = 256;
@@ -748,9 +746,9 @@ void host_addr4(uint32_t h, uint8_t out[4]) {
   uint32_t a = (198u << 24 | 18u << 16) + 256 + h;
   be32(out, a);
 }
-void host_addr6(const Ctx& c, uint32_t h, uint8_t out[16]) {
+void host_addr6(uint32_t h, uint8_t out[16]) {
+  // 2001:2:0:1::/64 (RFC 5180 benchmarking range), the local host in 2001:2::/64.
   static const uint8_t prefix[8] = {0x20, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01};
-  (void)c;
   std::memcpy(out, prefix, 8);
   std::memset(out + 8, 0, 4);
   be32(out + 12, h + 1);
@@ -784,7 +782,7 @@ void write_packet(Ctx& c, Flow& f, const Pkt& p) {
     ip[6] = 6;
     ip[7] = p.out ? 64 : 52;
     uint8_t h[16];
-    host_addr6(c, f.host, h);
+    host_addr6(f.host, h);
     std::memcpy(ip + 8, p.out ? c.local6 : h, 16);
     std::memcpy(ip + 24, p.out ? h : c.local6, 16);
   } else {
@@ -1128,7 +1126,7 @@ int main(int argc, char** argv) {
   for (uint32_t h = 0; h < o.hosts; ++h) {
     uint8_t a4[4], a6[16];
     host_addr4(h, a4);
-    host_addr6(c, h, a6);
+    host_addr6(h, a6);
     inet_ntop(AF_INET, a4, buf, sizeof buf);
     c.host4s[h] = buf;
     inet_ntop(AF_INET6, a6, buf, sizeof buf);
