@@ -224,8 +224,10 @@ function kernelRows(run: Run): { port: string; kernelMin: number | null; kernelS
     seen.add(key);
     // On a download the host sends nothing but its SYN (and later its FIN):
     // the kernel's only RTT sample of it is the handshake, so compare with that.
+    // Only what both had seen when ss ran: the kernel's minrtt and srtt are as of then.
+    const until = (c.wall ?? Infinity) / 1000;
     const mine = run.tap.samples
-      .filter((s) => s.sport === c.lport && s.dport === c.pport && (group !== 'download' || s.kind === 'handshake'))
+      .filter((s) => s.sport === c.lport && s.dport === c.pport && s.ts <= until && (group !== 'download' || s.kind === 'handshake'))
       .map((s) => s.rttMs);
     if (mine.length === 0) continue;
     out.push({ port: `${group} ${key}`, kernelMin: c.minRttMs, kernelSrtt: c.rttMs, monitorMin: Math.min(...mine), monitorMedian: median(mine) });

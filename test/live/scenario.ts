@@ -143,6 +143,8 @@ export interface SsConn {
   rttMs: number;
   rttVarMs: number;
   minRttMs: number | null;
+  /** Wall-clock ms when ss ran (set by runTraffic). */
+  wall?: number;
 }
 
 /** Parses `ss -tin` (ss(8)): the state line, then the info line with rtt:SRTT/RTTVAR and minrtt:. */
@@ -210,7 +212,10 @@ export async function runTraffic(bed: Bed, programs: Program[], opts: { maxMs: n
           setTimeout(() => {
             bed
               .exec(bed.hostNs, 'ss', ['-tin'])
-              .then((text) => ss.push(...parseSs(text)))
+              .then((text) => {
+                const wall = Date.now();
+                ss.push(...parseSs(text).map((c) => ({ ...c, wall })));
+              })
               .catch(() => undefined)
               .finally(resolve);
           }, at),
