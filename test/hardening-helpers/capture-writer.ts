@@ -1,0 +1,236 @@
+/**
+ * A fast, streaming capture writer for the hardening tests: millions of
+ * Ethernet/IPv4/TCP records straight into a file through one reused buffer,
+ * and records whose header fields lie (caplen, wire length) for the
+ * bad-capture tests. Classic pcap with nanosecond timestamps
+ * (pcap-savefile(5), magic 0xa1b23c4d), little-endian. Times are
+ * nanoseconds after BASE_S.
+ */
+import fs from 'node:fs';
+
+/** 2023-11-14T22:13:20Z: the time base of the hardening captures. */
+export const BASE_S = 1_700_000_000;
+export const MS = 1_000_000;
+export const US = 1_000;
+
+export const FIN = 0x01;
+export const SYN = 0x02;
+export const RST = 0x04;
+export const PSH = 0x08;
+export const ACK = 0x10;
+
+/** A dotted quad as a 32-bit number. */
+export function ip4(a: string): number {
+  const p = a.split('.').map(Number);
+  return (((p[0] ?? 0) << 24) | ((p[1] ?? 0) << 16) | ((p[2] ?? 0) << 8) | (p[3] ?? 0)) >>> 0;
+}
+
+export function ip4str(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+export interface Seg {
+  src: number;
+  dst: number;
+  sport: number;
+  dport: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  /** Payload bytes: stated in the IP total length and the wire length, not stored (a snaplen cut). */
+  payload?: number;
+  /** TCP timestamps option (RFC 7323 §3). */
+  tsval?: number;
+  tsecr?: number;
+}
+
+const ETH = 14;
+const IP = 20;
+
+export class PcapWriter {
+  readonly file: string;
+  /** Records written. */
+  count = 0;
+  private fd: number;
+  private buf = Buffer.alloc(1 << 20);
+  private off = 0;
+
+  constructor(file: string, opts: { snaplen?: number; linktype?: number; magic?: number } = {}) {
+    this.file = file;
+    this.fd = fs.openSync(file, 'w');
+    const h = this.buf;
+    h.writeUInt32LE(opts.magic ?? 0xa1b23c4d, 0);
+    h.writeUInt16LE(2, 4); // version 2.4
+    h.writeUInt16LE(4, 6);
+    h.writeInt32LE(0, 8);
+    h.writeUInt32LE(0, 12);
+    h.writeUInt32LE(opts.snaplen ?? 262144, 16);
+    h.writeUInt32LE(opts.linktype ?? 1, 20); // LINKTYPE_ETHERNET
+    this.off = 24;
+  }
+
+  private room(n: number): void {
+    if (this.off + n > this.buf.length) {
+      fs.writeSync(this.fd, this.buf, 0, this.off);
+      this.off = 0;
+      if (n > this.buf.length) this.buf = Buffer.alloc(n);
+    }
+  }
+
+  private recordHeader(tNs: number, caplen: number, wirelen: number): void {
+    const b = this.buf;
+    const o = this.off;
+    const s = Math.floor(tNs / 1e9);
+    b.writeUInt32LE(BASE_S + s, o);
+    b.writeUInt32LE(tNs - s * 1e9, o + 4);
+    b.writeUInt32LE(caplen >>> 0, o + 8);
+    b.writeUInt32LE(wirelen >>> 0, o + 12);
+    this.off += 16;
+  }
+
+  /** One Ethernet/IPv4/TCP segment; the payload is counted, not stored. */
+  tcp(tNs: number, s: Seg): void {
+    const ts = s.tsval !== undefined;
+    const thl = ts ? 32 : 20;
+    const headers = ETH + IP + thl;
+    const payload = s.payload ?? 0;
+    this.room(16 + headers);
+    this.recordHeader(tNs, headers, headers + payload);
+    const b = this.buf;
+    let o = this.off;
+    // Ethernet: locally administered MACs, EtherType IPv4.
+    b.writeUInt32BE(0x02000000, o);
+    b.writeUInt16BE(0x0001, o + 4);
+    b.writeUInt32BE(0x02000000, o + 6);
+    b.writeUInt16BE(0x0002, o + 10);
+    b.writeUInt16BE(0x0800, o + 12);
+    o += ETH;
+    // IPv4 (RFC 791 §3.1); the checksum is left 0 (the engine does not check it).
+    b.writeUInt32BE(0x45000000 | (IP + thl + payload), o);
+    b.writeUInt32BE(0x00004000, o + 4); // id 0, DF
+    b.writeUInt32BE(0x40060000, o + 8); // TTL 64, TCP, checksum 0
+    b.writeUInt32BE(s.src >>> 0, o + 12);
+    b.writeUInt32BE(s.dst >>> 0, o + 16);
+    o += IP;
+    // TCP (RFC 9293 §3.1).
+    b.writeUInt16BE(s.sport, o);
+    b.writeUInt16BE(s.dport, o + 2);
+    b.writeUInt32BE(s.seq >>> 0, o + 4);
+    b.writeUInt32BE(s.ack >>> 0, o + 8);
+    b.writeUInt16BE(((thl / 4) << 12) | s.flags, o + 12);
+    b.writeUInt32BE(0xffff0000, o + 14); // window, checksum
+    b.writeUInt16BE(0, o + 18);
+    if (ts) {
+      b.writeUInt32BE(0x0101080a, o + 20); // NOP NOP TS len 10
+      b.writeUInt32BE((s.tsval ?? 0) >>> 0, o + 24);
+      b.writeUInt32BE((s.tsecr ?? 0) >>> 0, o + 28);
+    }
+    this.off += headers;
+    this.count++;
+  }
+
+  /** A record of arbitrary bytes whose header may state other lengths than it holds. */
+  raw(tNs: number, data: Buffer, fields: { caplen?: number; wirelen?: number } = {}): void {
+    this.room(16 + data.length);
+    this.recordHeader(tNs, fields.caplen ?? data.length, fields.wirelen ?? data.length);
+    data.copy(this.buf, this.off);
+    this.off += data.length;
+    this.count++;
+  }
+
+  /** Bytes written so far (the file position once flushed). */
+  flush(): number {
+    fs.writeSync(this.fd, this.buf, 0, this.off);
+    this.off = 0;
+    return fs.fstatSync(this.fd).size;
+  }
+
+  close(): void {
+    this.flush();
+    fs.closeSync(this.fd);
+  }
+}
+
+/** Knuth's multiplicative hash: spread-out, reproducible sequence numbers. */
+export function isn(i: number): number {
+  return Math.imul(i + 1, 2654435761) >>> 0;
+}
+
+/**
+ * A real host pair's connection, written into a capture: handshake (the
+ * SYN/ACK `handshakeMs` after the SYN), then every `everyMs` a 100-byte
+ * request acknowledged exactly `rttMs` later. The expected samples follow
+ * from these times alone.
+ */
+export class RealPair {
+  readonly local: number;
+  readonly remote: number;
+  readonly lport: number;
+  readonly rport: number;
+  /** Times (ns after BASE) at which the writer must emit the next packet. */
+  private queue: { t: number; seg: Seg }[] = [];
+  private qi = 0;
+  readonly handshakeMs: number;
+  readonly rttMs: number;
+  /** Data exchanges written (each one sample of rttMs). */
+  exchanges = 0;
+
+  constructor(opts: {
+    local: string;
+    remote: string;
+    lport?: number;
+    rport?: number;
+    startNs: number;
+    endNs: number;
+    handshakeMs: number;
+    rttMs: number;
+    everyMs: number;
+  }) {
+    this.local = ip4(opts.local);
+    this.remote = ip4(opts.remote);
+    this.lport = opts.lport ?? 50000;
+    this.rport = opts.rport ?? 443;
+    this.handshakeMs = opts.handshakeMs;
+    this.rttMs = opts.rttMs;
+    const c = 1_000_000; // client ISN
+    const s = 7_000_000; // server ISN
+    const out = (t: number, seq: number, ack: number, flags: number, payload = 0): void => {
+      this.queue.push({ t, seg: { src: this.local, dst: this.remote, sport: this.lport, dport: this.rport, seq, ack, flags, payload } });
+    };
+    const inc = (t: number, seq: number, ack: number, flags: number): void => {
+      this.queue.push({ t, seg: { src: this.remote, dst: this.local, sport: this.rport, dport: this.lport, seq, ack, flags } });
+    };
+    let t = opts.startNs;
+    out(t, c, 0, SYN);
+    inc(t + opts.handshakeMs * MS, s, c + 1, SYN | ACK);
+    out(t + opts.handshakeMs * MS + 100 * US, c + 1, s + 1, ACK);
+    let next = c + 1;
+    t += opts.everyMs * MS;
+    while (t + opts.rttMs * MS < opts.endNs) {
+      out(t, next, s + 1, PSH | ACK, 100);
+      next += 100;
+      inc(t + opts.rttMs * MS, s + 1, next, ACK);
+      this.exchanges++;
+      t += opts.everyMs * MS;
+    }
+    this.queue.sort((a, b) => a.t - b.t);
+  }
+
+  /** Writes every packet of the pair stamped at or before tNs. */
+  writeUntil(w: PcapWriter, tNs: number): void {
+    while (this.qi < this.queue.length && (this.queue[this.qi] as { t: number }).t <= tNs) {
+      const q = this.queue[this.qi++] as { t: number; seg: Seg };
+      w.tcp(q.t, q.seg);
+    }
+  }
+
+  /** Packets of the pair. */
+  get packets(): number {
+    return this.queue.length;
+  }
+
+  /** Samples the pair gives: the handshake and one per exchange. */
+  get samples(): number {
+    return 1 + this.exchanges;
+  }
+}
