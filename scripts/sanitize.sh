@@ -94,9 +94,21 @@ async function expectCode(promise, code) {
   process.exit(1);
 });
 JS
+# V8's conservative stack scan (cppgc marking, as in a full GC from gc())
+# reads stack slots that were never written: a read by design, not a bug,
+# and one that valgrind reports thousands of times. Suppressed at its exact
+# frame only, so an uninitialised read anywhere else still fails the run.
+cat >"$tmp/node.supp" <<'SUPP'
+{
+   v8-conservative-stack-scan
+   Memcheck:Cond
+   fun:*heap*base*IteratePointersInStack*
+   fun:*heap*base*Stack*IteratePointersImpl*
+}
+SUPP
 log="$tmp/valgrind.log"
 set +e
-valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
+valgrind --suppressions="$tmp/node.supp" --leak-check=full --show-leak-kinds=definite,indirect,possible \
   --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file="$log" \
   node --expose-gc "$tmp/leak.js" "$root" "$fixtures" "$tmp"
 rc=$?
