@@ -12,7 +12,7 @@ import { parseLogLevel } from './logger';
 import type { LogLevel } from './logger';
 import { parseStatsdAddress } from './statsd';
 import type { StatsdTarget } from './statsd';
-import { parseWhitelistEntry } from './whitelist';
+import { hostNameProblem, parseWhitelistEntry } from './whitelist';
 import net from 'node:net';
 
 export type OutputFormat = 'text' | 'json' | 'none';
@@ -117,7 +117,17 @@ const SPECS: Spec[] = [
       o.ips = [...(o.ips ?? []), ...list(String(v))];
     },
   },
-  { names: ['hosts'], kind: 'list', apply: (o, v) => (o.hosts = [...(o.hosts ?? []), ...list(String(v))]) },
+  {
+    names: ['hosts'],
+    kind: 'list',
+    apply: (o, v, name) => {
+      for (const h of list(String(v))) {
+        const e = hostNameProblem(h);
+        if (e !== undefined) throw usage(`-${name}: ${e}${net.isIP(h) !== 0 ? ' (addresses go after --ips)' : ''}`);
+      }
+      o.hosts = [...(o.hosts ?? []), ...list(String(v))];
+    },
+  },
   { names: ['tags'], kind: 'list', apply: (o, v) => (o.tags = [...(o.tags ?? []), ...list(String(v))]) },
   {
     names: ['statsd'],
@@ -147,6 +157,7 @@ const SPECS: Spec[] = [
   { names: ['telemetry'], kind: 'bool', apply: (o, v) => (o.telemetry = v === true) },
   { names: ['no-telemetry'], kind: 'bool', apply: (o, v) => (o.telemetry = v !== true) },
   { names: ['progress'], kind: 'bool', apply: (o, v) => (o.progress = v === true) },
+  { names: ['no-progress'], kind: 'bool', apply: (o, v) => (o.progress = v !== true) },
   { names: ['help', 'h'], kind: 'bool', apply: (o, v) => (o.help = v === true) },
   { names: ['version', 'V'], kind: 'bool', apply: (o, v) => (o.version = v === true) },
 ];
@@ -161,9 +172,14 @@ function parseGoBool(name: string, v: string): boolean {
   throw usage(`invalid boolean value ${JSON.stringify(v)} for -${name}: use -${name} or -${name}=false`);
 }
 
+/** Values that a Go user may have meant for the boolean flag before them (`-st false`). */
+const BOOL_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False', 'yes', 'no', 'on', 'off']);
+
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = { goMetroStyle: false, noStatsd: false, samples: false, help: false, version: false };
   let i = 0;
+  /** The boolean flag just before, written without a value (for the `-st false` message). */
+  let lastBool: string | undefined;
   while (i < argv.length) {
     const arg = argv[i] as string;
     i++;
@@ -172,8 +188,19 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       break;
     }
     if (arg.length < 2 || arg[0] !== '-') {
+      if (lastBool !== undefined && BOOL_WORDS.has(arg)) {
+        // Go's flag package never reads a boolean's value from the next
+        // argument: it sets the flag and stops parsing, so go-metro silently
+        // ignored "false" and every flag after it. Refuse instead of running
+        // with settings the operator did not mean.
+        throw usage(
+          `-${lastBool} ${arg}: a boolean flag takes its value after "=" (Go's flag syntax), so this would set -${lastBool} and leave ${JSON.stringify(arg)} over; ` +
+            `write -${lastBool}=${arg}`,
+        );
+      }
       throw usage(`unexpected argument ${JSON.stringify(arg)}: passive-rtt takes no positional arguments (a capture file goes after --pcap)`);
     }
+    lastBool = undefined;
     const body = arg.startsWith('--') ? arg.slice(2) : arg.slice(1);
     if (body === '' || body.startsWith('-') || body.startsWith('=')) throw usage(`bad flag syntax: ${arg}`);
     const eq = body.indexOf('=');
@@ -183,6 +210,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (!spec) throw usage(`unknown option ${arg.split('=')[0]}`);
     if (spec.kind === 'bool') {
       spec.apply(o, inline === undefined ? true : parseGoBool(name, inline), name);
+      if (inline === undefined) lastBool = name;
       continue;
     }
     let value = inline;
@@ -191,6 +219,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       value = argv[i] as string;
       i++;
     }
+    // An empty value is always a mistake here (an unset shell variable in
+    // "-cfg=$CONF" is the usual one): no option has an empty meaning.
+    if (value.trim() === '') throw usage(`option -${name} needs a value, got an empty string`);
     spec.apply(o, value, name);
   }
   if (o.interface !== undefined && o.pcap !== undefined) throw usage('give either --interface or --pcap, not both');
@@ -234,6 +265,9 @@ Options (they override the configuration file):
   --snaplen N         bytes captured per packet (default 512)
   --extended-metrics  also send .min .max .p50 .p95 .p99 and a sample count
   --no-telemetry      do not send passive_rtt.* self-metrics
+  --progress          show progress on stderr while reading files (default: when
+                      stderr is a terminal and a read lasts over a second);
+                      --no-progress never
   --log-file FILE     log to FILE (rotated by size; SIGHUP reopens it)
   --log-level LEVEL   trace, debug, info, warn, error or critical (default info)
   --help, --version

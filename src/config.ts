@@ -18,7 +18,7 @@ import { parseLogLevel } from './logger';
 import type { LogLevel } from './logger';
 import { parseStatsdAddress } from './statsd';
 import type { StatsdTarget } from './statsd';
-import { parseWhitelistEntry } from './whitelist';
+import { hostNameProblem, parseWhitelistEntry } from './whitelist';
 import net from 'node:net';
 
 /** go-metro's defaults (metro.go, go-metro.yaml.example). */
@@ -479,7 +479,8 @@ function readInit(w: Walker, map: YAMLMap, init: InitConfig, baseDir: string): v
         break;
       }
       default:
-        if (!INIT_KEYS.has(key)) w.warn(where, keyNode, 'unknown key ignored');
+        if (INSTANCE_KEYS.has(key)) w.warn(where, keyNode, `ignored: ${key} belongs to each instance (under instances:), not to init_config`);
+        else if (!INIT_KEYS.has(key)) w.warn(where, keyNode, 'unknown key ignored');
     }
   }
 }
@@ -502,6 +503,7 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
   };
   let ifaceNode: YamlNode | null = null;
   let pcapNode: YamlNode | null = null;
+  let sampleNode: YamlNode | null = null;
   const errorsBefore = w.errors.length;
   for (const { key, keyNode, value } of w.pairs(node)) {
     const k = `${where}.${key}`;
@@ -531,8 +533,9 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
       case 'hosts':
         for (const item of w.stringList(k, value)) {
           const h = item.text.trim();
-          if (!/^[A-Za-z0-9._-]+$/.test(h) || net.isIP(h) !== 0) {
-            w.error(item.where, item.node, net.isIP(h) !== 0 ? `${h} is an address; put it under ips:` : `${JSON.stringify(h)} is not a host name`);
+          const problem = hostNameProblem(h);
+          if (problem !== undefined) {
+            w.error(item.where, item.node, net.isIP(h) !== 0 ? `${h} is an address; put it under ips:` : problem);
           } else {
             inst.hosts.push(h);
           }
@@ -545,6 +548,7 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
         }
         break;
       case 'sample': {
+        sampleNode = keyNode;
         const v = w.bool(k, value);
         if (v !== undefined) inst.sample = v;
         break;
@@ -565,7 +569,10 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
         break;
       }
       default:
-        if (!INSTANCE_KEYS.has(key)) w.warn(k, keyNode, 'unknown key ignored');
+        // The same key in every instance is still one warning per place, so
+        // each can be found and fixed.
+        if (INIT_KEYS.has(key)) w.warn(k, keyNode, `ignored: ${key} is a process-wide setting; move it under init_config:`);
+        else if (!INSTANCE_KEYS.has(key)) w.warn(k, keyNode, 'unknown key ignored');
     }
   }
   if (inst.interface === '' && w.errors.length === errorsBefore) {
@@ -582,6 +589,10 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
   if (inst.sample) {
     if (inst.sampleDuration === undefined) w.error(`${where}.sample_duration`, node, 'required when sample is true: seconds of capture per window');
     if (inst.sampleInterval === undefined) w.error(`${where}.sample_interval`, node, 'required when sample is true: seconds without capture between windows');
+  }
+  if (inst.sample && inst.interface === FILE_INTERFACE) {
+    // go-metro sampled live captures only; a capture file is read whole.
+    w.warn(`${where}.sample`, sampleNode, 'ignored for interface "file": sampling windows apply to live capture; the whole capture file is read');
   }
   return inst;
 }

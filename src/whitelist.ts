@@ -46,7 +46,62 @@ export function parseWhitelistEntry(text: string): WhitelistEntry | string {
   const prefix = Number(bits);
   if (prefix > (v === 4 ? 32 : 128)) return `${JSON.stringify(text)}: prefix length must be at most ${v === 4 ? 32 : 128}`;
   if (prefix === (v === 4 ? 32 : 128)) return { kind: 'host', address: canonicalIp(addr) };
-  return { kind: 'net', address: canonicalIp(addr), prefix };
+  // libpcap refuses a block with host bits set ("non-network bits set"), and
+  // only when the capture starts; say it here, with the block that was meant.
+  const network = networkAddress(addr, prefix);
+  if (network !== canonicalIp(addr)) {
+    return `${JSON.stringify(text)} has bits set after the /${prefix} prefix; write the block as ${network}/${prefix} (or the single address without /${prefix})`;
+  }
+  return { kind: 'net', address: network, prefix };
+}
+
+/** The 16 (IPv6) or 4 (IPv4) bytes of an address that net.isIP() accepts. */
+function addressBytes(ip: string): number[] {
+  if (net.isIP(ip) === 4) return ip.split('.').map(Number);
+  const bare = canonicalIp(ip);
+  const [head = '', tail] = bare.split('::') as [string, string | undefined];
+  const words = (part: string): number[] => {
+    const out: number[] = [];
+    for (const w of part === '' ? [] : part.split(':')) {
+      if (w.includes('.')) {
+        const b = w.split('.').map(Number);
+        out.push(((b[0] ?? 0) << 8) | (b[1] ?? 0), ((b[2] ?? 0) << 8) | (b[3] ?? 0));
+      } else {
+        out.push(parseInt(w, 16));
+      }
+    }
+    return out;
+  };
+  const h = words(head);
+  const t = tail === undefined ? [] : words(tail);
+  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  return all.flatMap((w) => [w >> 8, w & 0xff]);
+}
+
+/** The address with every bit after `prefix` cleared, in canonical text. */
+export function networkAddress(ip: string, prefix: number): string {
+  const bytes = addressBytes(ip).map((b, i) => {
+    const keep = Math.max(0, Math.min(8, prefix - i * 8));
+    return b & ((0xff << (8 - keep)) & 0xff);
+  });
+  if (bytes.length === 4) return bytes.join('.');
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
+  return canonicalIp(words.join(':'));
+}
+
+/**
+ * Why `name` cannot be a whitelisted host name (RFC 1123 labels: letters,
+ * digits, hyphens, dots; underscores too, as resolvers accept them), or
+ * undefined when it can.
+ */
+export function hostNameProblem(name: string): string | undefined {
+  const h = name.trim();
+  if (net.isIP(h) !== 0) return `${h} is an address, not a host name`;
+  if (h.length > 253 || !/^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/.test(h)) {
+    return `${JSON.stringify(name)} is not a host name (letters, digits, "-" and "." only, e.g. app.example.com)`;
+  }
+  return undefined;
 }
 
 /** go-metro's default base filter (its `-f` flag). */

@@ -41,8 +41,14 @@ describe("command line: go-metro's flags as Go's flag package reads them", () =>
     assert.equal(parseArgs(['--st=0']).soften, false);
     assert.equal(parseArgs(['-st=T']).soften, true);
     assert.equal(parseArgs([]).soften, undefined);
-    // Go: a boolean flag takes no separate value; "false" is then a positional argument
-    assert.match(usageError(['-st', 'false']).message, /unexpected argument "false"/);
+    // Go: a boolean flag takes no separate value; "false" is then a positional
+    // argument (go-metro ignored it and every flag after it): refused, with the spelling that works
+    assert.match(usageError(['-st', 'false']).message, /^-st false: a boolean flag takes its value after "=".*write -st=false$/m);
+    assert.match(usageError(['-cfg', 'x.yaml', '--samples', 'true']).message, /write -samples=true/);
+    // -st before another flag is still -st alone
+    assert.deepEqual([parseArgs(['-st', '-cfg', 'x']).soften, parseArgs(['-st', '-cfg', 'x']).config], [true, 'x']);
+    // and a word that is not a boolean after a flag is the ordinary positional argument error
+    assert.match(usageError(['-st', 'capture.pcap']).message, /unexpected argument "capture\.pcap"/);
     assert.match(usageError(['-st=no']).message, /invalid boolean value "no" for -st/);
   });
 
@@ -51,6 +57,9 @@ describe("command line: go-metro's flags as Go's flag package reads them", () =>
     assert.match(usageError(['-nope']).message, /unknown option -nope/);
     assert.match(usageError(['file.pcap']).message, /no positional arguments/);
     assert.match(usageError(['---cfg=x']).message, /bad flag syntax/);
+    // an unset shell variable: -cfg=$CONF
+    assert.match(usageError(['-cfg=']).message, /option -cfg needs a value, got an empty string/);
+    assert.match(usageError(['--log-file', '']).message, /option -log-file needs a value/);
     assert.deepEqual(parseArgs(['--']).config, undefined);
   });
 });
@@ -92,6 +101,9 @@ describe('command line: long options', () => {
     assert.equal(o.maxFlows, 5000);
     assert.equal(o.extendedMetrics, true);
     assert.equal(o.telemetry, false);
+    assert.equal(parseArgs(['--progress']).progress, true);
+    assert.equal(parseArgs(['--no-progress']).progress, false);
+    assert.equal(parseArgs([]).progress, undefined);
   });
 
   it('accepts every log level spelling', () => {
@@ -109,6 +121,9 @@ describe('command line: long options', () => {
     assert.match(usageError(['--format', 'xml']).message, /expected text, json or none/);
     assert.match(usageError(['--interface', 'lo', '--pcap', 'x']).message, /either --interface or --pcap/);
     assert.match(usageError(['--max-flows', '1.5']).message, /whole number/);
+    assert.match(usageError(['--hosts', 'app.example.com,bad name!']).message, /-hosts: "bad name!" is not a host name/);
+    assert.match(usageError(['--hosts', '10.0.0.1']).message, /10\.0\.0\.1 is an address, not a host name \(addresses go after --ips\)/);
+    assert.match(usageError(['--ips', '10.1.2.3/16']).message, /has bits set after the \/16 prefix; write the block as 10\.1\.0\.0\/16/);
   });
 
   it('--help and --version', () => {

@@ -148,6 +148,27 @@ describe('go-metro configuration: the documented example and extensions', () => 
     ]);
   });
 
+  it('says where a key belongs when it is at the wrong level', () => {
+    const c = parseConfig('init_config:\n  tags: [a]\ninstances:\n  - interface: eth0\n    statsd_port: 9125\n', 'x.yaml');
+    assert.deepEqual(c.warnings, [
+      'x.yaml: init_config.tags: ignored: tags belongs to each instance (under instances:), not to init_config, line 2',
+      'x.yaml: instances[0].statsd_port: ignored: statsd_port is a process-wide setting; move it under init_config:, line 5',
+    ]);
+  });
+
+  it('warns that sampling windows do not apply to a capture file', () => {
+    const c = parseConfig('instances:\n  - interface: file\n    pcap: x.pcap\n    sample: true\n    sample_duration: 5\n    sample_interval: 10\n', 'x.yaml', '/nonexistent');
+    assert.deepEqual(c.warnings, ['x.yaml: instances[0].sample: ignored for interface "file": sampling windows apply to live capture; the whole capture file is read, line 4']);
+  });
+
+  it('refuses a CIDR block with host bits set, naming the block that was meant', () => {
+    const e = configError('instances:\n  - interface: eth0\n    ips:\n      - 10.1.2.3/16\n      - 2001:db8::1/32\n    hosts: [app.example.com, "bad name"]\n');
+    const lines = e.message.split('\n');
+    assert.ok(lines.includes('go-metro.yaml: instances[0].ips[0]: "10.1.2.3/16" has bits set after the /16 prefix; write the block as 10.1.0.0/16 (or the single address without /16), line 4'), e.message);
+    assert.ok(lines.includes('go-metro.yaml: instances[0].ips[1]: "2001:db8::1/32" has bits set after the /32 prefix; write the block as 2001:db8::/32 (or the single address without /32), line 5'), e.message);
+    assert.ok(lines.some((l) => l.startsWith('go-metro.yaml: instances[0].hosts[1]: "bad name" is not a host name')), e.message);
+  });
+
   it('reports YAML syntax errors with their line', () => {
     const e = configError('init_config:\n  snaplen: 512\n instances: [\n');
     assert.equal(e.code, 'CONFIG_INVALID');
@@ -226,6 +247,11 @@ describe('whitelist and BPF filter (go-metro sniff.go)', () => {
     assert.deepEqual(parseWhitelistEntry('10.0.0.1/32'), { kind: 'host', address: '10.0.0.1' });
     assert.equal(typeof parseWhitelistEntry('example.com'), 'string');
     assert.equal(typeof parseWhitelistEntry('10.0.0.0/33'), 'string');
+    assert.deepEqual(parseWhitelistEntry('2001:db8:0:0::/48'), { kind: 'net', address: '2001:db8::', prefix: 48 });
+    assert.deepEqual(parseWhitelistEntry('10.128.0.0/9'), { kind: 'net', address: '10.128.0.0', prefix: 9 });
+    assert.match(parseWhitelistEntry('10.255.0.0/9') as string, /write the block as 10\.128\.0\.0\/9/);
+    assert.match(parseWhitelistEntry('2001:db8:ffff::/33') as string, /write the block as 2001:db8:8000::\/33/);
+    assert.match(parseWhitelistEntry('::ffff:10.1.2.3/120') as string, /write the block as ::ffff:a01:200\/120/);
   });
 
   it('resolves hosts, follows a DNS change, keeps going when a name fails, names ips by reverse lookup', async () => {
