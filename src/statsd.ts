@@ -85,8 +85,10 @@ export function parseStatsdAddress(input: string, defaultPort = 8125): StatsdTar
  * Datadog's tag rules ("Getting Started with Tags", the agent's NormalizeTag):
  * lower case; starts with a letter; letters (any script), digits, `_ - : . /`
  * allowed, anything else becomes `_` (runs of `_` collapse, trailing `_` go);
- * at most 200 characters. The wire format can then never be broken by a tag
- * (no `,` `|` `#` or newline). Returns '' for a tag with nothing left.
+ * at most 200 characters; a tag cannot end with a colon (`env:` says
+ * nothing and would be stored as a key without a value). The wire format can
+ * then never be broken by a tag (no `,` `|` `#` or newline). Returns '' for a
+ * tag with nothing left.
  */
 export function sanitizeTag(tag: string): string {
   const lower = tag.toLowerCase();
@@ -103,9 +105,9 @@ export function sanitizeTag(tag: string): string {
       out += '_';
     }
   }
-  out = out.replace(/_+$/, '');
+  out = out.replace(/[_:]+$/, '');
   const chars = Array.from(out);
-  if (chars.length > MAX_TAG_LENGTH) out = chars.slice(0, MAX_TAG_LENGTH).join('').replace(/_+$/, '');
+  if (chars.length > MAX_TAG_LENGTH) out = chars.slice(0, MAX_TAG_LENGTH).join('').replace(/[_:]+$/, '');
   return out;
 }
 

@@ -43,6 +43,9 @@ describe('DogStatsD encoding', () => {
     assert.equal(sanitizeTag('a!!!'), 'a');
     assert.equal(sanitizeTag('région:été'), 'région:été');
     assert.equal(sanitizeTag('12345'), '');
+    // a tag cannot end with a colon
+    assert.equal(sanitizeTag('env:'), 'env');
+    assert.equal(sanitizeTag('env:?'), 'env');
     assert.equal(sanitizeTag(`k:${'v'.repeat(300)}`).length, 200);
   });
 
