@@ -19,8 +19,6 @@ import type { InstancePlan, OutputSink, RunSettings } from './runner';
 import { describeTarget, StatsdClient } from './statsd';
 import { DEFAULT_BASE_FILTER } from './whitelist';
 
-/** Files at least this large show progress on a terminal. */
-const PROGRESS_MIN_BYTES = 50 * 1024 * 1024;
 /** SIGINT/SIGTERM: everything flushed and the process gone within 2 s. */
 const SHUTDOWN_DEADLINE_MS = 1900;
 /** go-metro slept 5 s before exiting 0 without a configuration, so that supervisord does not see "exited too quickly". */
@@ -35,7 +33,11 @@ function version(): string {
   }
 }
 
+/** Set while a progress line may be on the terminal: erases it before anything else is written. */
+let beforeOutput: () => void = () => {};
+
 function writeOut(s: string): void {
+  beforeOutput();
   process.stdout.write(s);
 }
 
@@ -203,15 +205,6 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
   const format: OutputFormat = opts.format ?? (config !== undefined ? (isTTY ? 'text' : 'none') : isTTY ? 'text' : 'json');
   const output = format === 'json' ? jsonSink() : format === 'text' ? textSink(opts.samples) : undefined;
 
-  let largeFile = false;
-  for (const p of runPlans) {
-    if (p.pcap === undefined) continue;
-    try {
-      if (fs.statSync(p.pcap).size >= PROGRESS_MIN_BYTES) largeFile = true;
-    } catch {
-      // the monitor reports an unreadable file with its own message
-    }
-  }
   const settings: RunSettings = {
     snaplen: opts.snaplen ?? init?.snaplen ?? DEFAULTS.snaplen,
     idleTtl: init?.idleTtl ?? DEFAULTS.idleTtl,
@@ -224,7 +217,8 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
     telemetry: opts.telemetry ?? init?.telemetry ?? true,
     dnsRefreshInterval: init?.dnsRefreshInterval ?? DEFAULTS.dnsRefreshInterval,
     samples: opts.samples && output !== undefined,
-    progress: opts.progress ?? (process.stderr.isTTY === true && largeFile),
+    // On a terminal, a file read that takes more than a second shows progress.
+    progress: opts.progress ?? process.stderr.isTTY === true,
     reverseLookups: true,
   };
 
@@ -235,6 +229,8 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
     envTags: (tags) => environmentTags(env, tags),
     progressStream: process.stderr,
   });
+  beforeOutput = () => runner.clearProgress();
+  logger.setBeforeWrite(beforeOutput);
 
   // Signals: installed before the capture starts, so a SIGTERM during
   // start-up is honoured too.
@@ -297,6 +293,9 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
     return fail(logger, err);
   } finally {
     cleanup();
+    runner.clearProgress();
+    beforeOutput = () => {};
+    logger.setBeforeWrite(undefined);
     logger.close();
   }
 }

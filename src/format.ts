@@ -125,12 +125,16 @@ export function sampleLine(s: RttSample): string {
   return `${when(s.ts)}  sample  ${s.src}:${s.sport} -> ${s.dst}:${s.dport}  ${s.rttMs.toFixed(3)} ms  ${s.kind}\n`;
 }
 
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function statsSummary(stats: MonitorStats, iface: string): string {
   const k = stats.samplesByKind;
   return (
-    `${iface}: ${stats.packets} packets (${stats.tcp} TCP, ${stats.malformed} malformed), ` +
-    `${stats.flowsCreated} flows, ${stats.hostPairs} host pairs, ` +
-    `${stats.samples} samples (data ${k.data}, handshake ${k.handshake}, ts ${k.ts}), ` +
+    `${iface}: ${count(stats.packets, 'packet')} (${stats.tcp} TCP, ${stats.malformed} malformed), ` +
+    `${count(stats.flowsCreated, 'flow')}, ${count(stats.hostPairs, 'host pair')}, ` +
+    `${count(stats.samples, 'sample')} (data ${k.data}, handshake ${k.handshake}, ts ${k.ts}), ` +
     `${stats.karnRefused} refused by Karn's rule` +
     (stats.pcapDropped > 0 || stats.pcapIfDropped > 0 ? `, pcap dropped ${stats.pcapDropped} (interface ${stats.pcapIfDropped})` : '') +
     (stats.local.length > 0 ? `; local ${stats.local.join(', ')}` : '') +

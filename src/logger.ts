@@ -66,6 +66,7 @@ export class Logger {
   private readonly onceKeys = new Set<string>();
   private readonly lastAt = new Map<string, number>();
   private readonly suppressed = new Map<string, number>();
+  private beforeWrite: (() => void) | undefined;
 
   constructor(options: LoggerOptions = {}) {
     this.level = options.level ?? 'info';
@@ -73,6 +74,11 @@ export class Logger {
     this.maxFiles = options.maxFiles ?? 5;
     this.stream = options.stream ?? process.stderr;
     if (options.file !== undefined) this.setFile(options.file);
+  }
+
+  /** Called before a line goes to the stream (not the file): the command line erases its progress line there. */
+  setBeforeWrite(fn: (() => void) | undefined): void {
+    this.beforeWrite = fn;
   }
 
   setLevel(level: LogLevel): void {
@@ -177,6 +183,7 @@ export class Logger {
     if (!this.enabled(level)) return;
     const line = `${stamp(new Date())} | ${level.toUpperCase()} | passive-rtt | ${msg}\n`;
     if (this.fd === undefined) {
+      this.beforeWrite?.();
       this.stream.write(line);
       return;
     }

@@ -172,7 +172,6 @@ class Instance {
   private checkSent = false;
   private resolveDone!: () => void;
   readonly done: Promise<void>;
-  private progressTimer: NodeJS.Timeout | undefined;
 
   constructor(
     plan: InstancePlan,
@@ -291,7 +290,6 @@ class Instance {
       this.serviceCheck(ServiceCheckStatus.OK);
       void this.ctx.statsd?.flush();
     }
-    if (this.isFile) this.startProgress(m);
     if (this.plan.sample && !this.isFile) {
       this.timers.push(setTimeout(() => void this.pauseWindow(), this.plan.sample.duration * 1000));
     }
@@ -416,7 +414,6 @@ class Instance {
   private onEnd(m: RttMonitor): void {
     this.finished.total = addStats(this.finished.total, m.stats());
     if (this.monitor === m) this.monitor = undefined;
-    this.stopProgress();
     if (this.isFile) {
       this.phase = 'done';
       this.ctx.logger.info(`${this.name}: end of file`);
@@ -432,31 +429,27 @@ class Instance {
     }
   }
 
-  private startProgress(m: RttMonitor): void {
-    const out = this.ctx.progressStream;
-    if (!this.settings.progress || !out || !this.plan.pcap) return;
-    const file = path.basename(this.plan.pcap);
-    let size = 0;
-    try {
-      size = fs.statSync(this.plan.pcap).size;
-    } catch {
-      return;
-    }
-    const t0 = Date.now();
-    this.progressTimer = setInterval(() => {
-      const s = m.stats();
-      const secs = (Date.now() - t0) / 1000;
-      out.write(`\r${file} (${(size / 1e6).toFixed(0)} MB): ${s.packets.toLocaleString('en-US')} packets, ${s.samples.toLocaleString('en-US')} samples, ${secs.toFixed(1)} s `);
-    }, 250);
-    this.progressTimer.unref();
+  /** For the progress line: what this instance is reading and how far it got; undefined when not reading a file. */
+  progressText(): string | undefined {
+    if (!this.isFile || this.phase === 'done' || !this.plan.pcap) return undefined;
+    const s = this.stats();
+    const size = this.fileSize();
+    const n = (v: number): string => v.toLocaleString('en-US');
+    return `${path.basename(this.plan.pcap)}${size !== undefined ? ` (${formatBytes(size)})` : ''}: ${n(s.packets)} packets, ${n(s.samples)} samples`;
   }
 
-  private stopProgress(): void {
-    if (this.progressTimer) {
-      clearInterval(this.progressTimer);
-      this.progressTimer = undefined;
-      this.ctx.progressStream?.write('\r\x1b[K');
+  private sizeCache: number | undefined | null = null;
+  private fileSize(): number | undefined {
+    if (this.sizeCache === null) {
+      try {
+        const st = fs.statSync(this.plan.pcap as string);
+        // A pipe or a device has no length worth showing.
+        this.sizeCache = st.isFile() ? st.size : undefined;
+      } catch {
+        this.sizeCache = undefined;
+      }
     }
+    return this.sizeCache;
   }
 
   serviceCheck(status: ServiceCheckStatus, message?: string): void {
@@ -472,7 +465,6 @@ class Instance {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     const m = this.monitor;
     if (m) await m.stop();
-    this.stopProgress();
     this.phase = 'done';
     this.resolveDone();
   }
@@ -492,16 +484,72 @@ export interface StartResult {
   failures: Array<{ where: string; error: RttError }>;
 }
 
+/** A read that ends sooner than this shows no progress at all (no flicker for small files). */
+export const PROGRESS_DELAY_MS = 1000;
+const PROGRESS_EVERY_MS = 250;
+
+function formatBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
 export class Runner {
   private readonly instances: Instance[];
   private statsdErrorsTaken = 0;
+  private progressTimer: NodeJS.Timeout | undefined;
+  private progressShown = false;
+  private progressT0 = 0;
 
   constructor(
     plans: readonly InstancePlan[],
-    settings: RunSettings,
+    private readonly settings: RunSettings,
     private readonly ctx: RunContext,
   ) {
     this.instances = plans.map((p) => new Instance(p, settings, ctx, this));
+  }
+
+  /**
+   * One line on stderr, redrawn in place, while capture files are read:
+   * file, size, packets and samples so far, elapsed time. It starts only once
+   * a read has lasted PROGRESS_DELAY_MS and is cut to the terminal's width,
+   * since a wrapped line could not be redrawn with a carriage return.
+   */
+  private startProgress(): void {
+    const out = this.ctx.progressStream;
+    if (!this.settings.progress || !out || !this.instances.some((i) => i.isFile)) return;
+    this.progressT0 = Date.now();
+    this.progressTimer = setInterval(() => {
+      const elapsed = Date.now() - this.progressT0;
+      if (elapsed < PROGRESS_DELAY_MS) return;
+      const parts = this.instances.map((i) => i.progressText()).filter((t): t is string => t !== undefined);
+      if (parts.length === 0) {
+        // Every file is read; live instances may keep running.
+        this.clearProgress();
+        return;
+      }
+      let line = `reading ${parts.join('; ')}; ${(elapsed / 1000).toFixed(1)} s`;
+      const width = out.columns;
+      if (typeof width === 'number' && width > 1 && line.length > width - 1) line = `${line.slice(0, width - 2)}…`;
+      out.write(`\r\x1b[K${line}`);
+      this.progressShown = true;
+    }, PROGRESS_EVERY_MS);
+    this.progressTimer.unref();
+  }
+
+  /** Erases the progress line, so that a table or a log line written next starts on a clean line. */
+  clearProgress(): void {
+    if (this.progressShown) {
+      this.ctx.progressStream?.write('\r\x1b[K');
+      this.progressShown = false;
+    }
+  }
+
+  private stopProgress(): void {
+    if (this.progressTimer) clearInterval(this.progressTimer);
+    this.progressTimer = undefined;
+    this.clearProgress();
   }
 
   /** DogStatsD errors since the previous call: each is counted in exactly one telemetry line. */
@@ -536,16 +584,19 @@ export class Runner {
       }
     }
     await this.ctx.statsd?.flush();
+    if (started > 0) this.startProgress();
     return { started, failures };
   }
 
   /** Resolves when every instance has ended by itself (capture files read); never for live ones until stop(). */
   async finished(): Promise<void> {
     await Promise.all(this.instances.map((i) => i.done));
+    this.stopProgress();
   }
 
   /** Stops every instance (last reports delivered) and flushes DogStatsD. */
   async stop(): Promise<void> {
+    this.stopProgress();
     await Promise.all(this.instances.map((i) => i.stop()));
     await this.ctx.statsd?.flush();
   }
