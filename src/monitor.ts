@@ -184,6 +184,25 @@ export class RttMonitor extends EventEmitter<RttMonitorEvents> {
     return this.#ended;
   }
 
+  /**
+   * Emits so that a listener that throws cannot cut a delivery short: the
+   * events after it (more reports, then 'end') must still arrive, or
+   * ended() would never resolve and the capture thread would never be
+   * joined. The addon's callback must not throw either: N-API would only
+   * print a warning and drop the error. So the error is thrown again on a
+   * tick of its own, an ordinary uncaught exception, as from any listener.
+   * (An 'error' event without a listener throws the error itself.)
+   */
+  #emitSafely(emit: () => boolean): void {
+    try {
+      emit();
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+
   #onEvent(type: string, payload: unknown): void {
     switch (type) {
       case 'ready': {
@@ -195,10 +214,10 @@ export class RttMonitor extends EventEmitter<RttMonitorEvents> {
         break;
       }
       case 'report':
-        this.emit('report', payload as HostPairReport[]);
+        this.#emitSafely(() => this.emit('report', payload as HostPairReport[]));
         break;
       case 'samples':
-        for (const s of payload as RttSample[]) this.emit('sample', s);
+        for (const s of payload as RttSample[]) this.#emitSafely(() => this.emit('sample', s));
         break;
       case 'error': {
         const e = payload as { code: string; message: string };
@@ -208,7 +227,7 @@ export class RttMonitor extends EventEmitter<RttMonitorEvents> {
           this.#started = undefined;
           s.reject(err);
         } else {
-          this.emit('error', err);
+          this.#emitSafely(() => this.emit('error', err));
         }
         break;
       }
@@ -223,7 +242,7 @@ export class RttMonitor extends EventEmitter<RttMonitorEvents> {
         const s = this.#started;
         this.#started = undefined;
         s?.reject(new RttError('CAPTURE_FAILED', 'the capture ended before it started'));
-        this.emit('end');
+        this.#emitSafely(() => this.emit('end'));
         this.#resolveEnded();
         break;
       }
