@@ -198,38 +198,63 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     return o;
   }
 
+  // Whether JavaScript may run in env. A worker_thread being terminated
+  // still runs its event loop, and so this callback, after JavaScript was
+  // stopped: every N-API call that could run JavaScript then fails, and
+  // node-addon-api turns the failure into an Error whose own construction
+  // fails, which is fatal. napi_set_named_property on a fresh object runs no
+  // JavaScript but checks exactly that (NAPI_PREAMBLE), without throwing.
+  static bool CanRunJs(Napi::Env env) {
+    napi_value probe;
+    if (napi_create_object(env, &probe) != napi_ok) return false;
+    return napi_set_named_property(env, probe, "probe", probe) == napi_ok;
+  }
+
   void Deliver(Napi::Env env) {
     if (!mailbox_) return;
     std::deque<Event> events = mailbox_->drain();
     Napi::HandleScope scope(env);
+    if (!CanRunJs(env)) return;  // nobody is left to read the events
     Napi::Function cb = callback_.Value();
+    // The call itself through the C API: it fails, without throwing, when
+    // the environment is terminated during the callback; the rest of the
+    // events are then dropped with it.
+    auto call = [&](const char* type, napi_value payload) {
+      napi_value argv[2] = {Napi::String::New(env, type), payload};
+      napi_value result;
+      return napi_call_function(env, env.Undefined(), cb, 2, argv, &result) == napi_ok;
+    };
     for (Event& e : events) {
+      bool ok = true;
       switch (e.type) {
         case Event::Type::kReady: {
           Napi::Array local = Napi::Array::New(env, e.local.size());
           for (size_t i = 0; i < e.local.size(); ++i)
             local.Set(static_cast<uint32_t>(i), addr_to_string(e.local[i]));
-          cb.Call({Napi::String::New(env, "ready"), local});
+          ok = call("ready", local);
           break;
         }
         case Event::Type::kReport:
-          cb.Call({Napi::String::New(env, "report"), ReportValue(env, e.report)});
+          ok = call("report", ReportValue(env, e.report));
           break;
         case Event::Type::kSamples:
-          cb.Call({Napi::String::New(env, "samples"), SamplesValue(env, e.samples)});
+          ok = call("samples", SamplesValue(env, e.samples));
           break;
         case Event::Type::kError: {
           Napi::Object err = Napi::Object::New(env);
           err.Set("code", e.code);
           err.Set("message", e.message);
-          cb.Call({Napi::String::New(env, "error"), err});
+          ok = call("error", err);
           break;
         }
         case Event::Type::kEnd:
-          cb.Call({Napi::String::New(env, "end"), env.Undefined()});
+          ok = call("end", env.Undefined());
           break;
       }
-      if (env.IsExceptionPending()) return;  // surfaces as an uncaught exception
+      // A failed call: the environment is going away, or the callback
+      // threw (RttMonitor's never does), which surfaces as an uncaught
+      // exception once this returns.
+      if (!ok) return;
     }
   }
 
