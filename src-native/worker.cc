@@ -108,6 +108,8 @@ bool Worker::detect_local(std::vector<Addr>* local, std::string* why) {
   }
   detector_ = nullptr;
   linktype_ = linktype;
+  // Interrupted by stop(): a partial scan proves nothing either way.
+  if (__atomic_load_n(&stopping_, __ATOMIC_ACQUIRE)) return false;
   Addr a;
   if (!detector.result(opt_.exclude, &a, why)) return false;
   local->push_back(a);
@@ -131,6 +133,19 @@ void Worker::run() {
       if (eo.local.empty()) why = opt_.capture.interface + " has no IPv4 or IPv6 address";
     } else if (!detect_local(&eo.local, &why)) {
       // falls through with why set
+    }
+    if (eo.local.empty() && !live && __atomic_load_n(&stopping_, __ATOMIC_ACQUIRE)) {
+      // stop() interrupted the detection pass: nothing is known to be wrong
+      // with the file, so no LOCAL_ADDRESS_UNKNOWN; the monitor starts (with
+      // no local address) and ends at once, as it does when stop() follows
+      // start() on a monitor given its local addresses.
+      Event ready;
+      ready.type = Event::Type::kReady;
+      mailbox_->post(std::move(ready), live);
+      Event end;
+      end.type = Event::Type::kEnd;
+      mailbox_->post(std::move(end), live);
+      return;
     }
     if (eo.local.empty()) {
       mailbox_->post(error_event("LOCAL_ADDRESS_UNKNOWN",
