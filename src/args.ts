@@ -219,9 +219,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       value = argv[i] as string;
       i++;
     }
-    // An empty value is always a mistake here (an unset shell variable in
-    // "-cfg=$CONF" is the usual one): no option has an empty meaning.
-    if (value.trim() === '') throw usage(`option -${name} needs a value, got an empty string`);
+    // An empty value is a mistake (an unset shell variable in "-cfg=$CONF"
+    // is the usual one), except for a list: "--hosts=" clears the file's list.
+    if (value.trim() === '' && spec.kind !== 'list') throw usage(`option -${name} needs a value, got an empty string`);
     spec.apply(o, value, name);
   }
   if (o.interface !== undefined && o.pcap !== undefined) throw usage('give either --interface or --pcap, not both');
@@ -257,6 +257,8 @@ Options (they override the configuration file):
                       (default 127.0.0.1:8125, or DD_DOGSTATSD_URL, DD_AGENT_HOST, ...)
   --no-statsd         send nothing to DogStatsD
   --tags K:V,...      extra tags on every metric
+                      (--local, --ips, --hosts and --tags replace the file's lists;
+                      an empty value, e.g. --hosts=, clears it)
   --report-interval S seconds between reports (default 30, packet time for files)
   --format FMT        text (a table), json (JSON lines) or none; default text on a
                       terminal, json otherwise, none with a configuration file

@@ -505,8 +505,10 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
   let pcapNode: YamlNode | null = null;
   let sampleNode: YamlNode | null = null;
   const errorsBefore = w.errors.length;
+  const given = new Set<string>();
   for (const { key, keyNode, value } of w.pairs(node)) {
     const k = `${where}.${key}`;
+    if (!w.isNull(value)) given.add(key);
     switch (key) {
       case 'interface': {
         ifaceNode = value;
@@ -587,8 +589,9 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
     w.warn(`${where}.pcap`, pcapNode, `ignored: interface is ${JSON.stringify(inst.interface)}, not "file"`);
   }
   if (inst.sample) {
-    if (inst.sampleDuration === undefined) w.error(`${where}.sample_duration`, node, 'required when sample is true: seconds of capture per window');
-    if (inst.sampleInterval === undefined) w.error(`${where}.sample_interval`, node, 'required when sample is true: seconds without capture between windows');
+    // A key that is there but wrong was reported already; only a missing one is "required".
+    if (!given.has('sample_duration')) w.error(`${where}.sample_duration`, node, 'required when sample is true: seconds of capture per window');
+    if (!given.has('sample_interval')) w.error(`${where}.sample_interval`, node, 'required when sample is true: seconds without capture between windows');
   }
   if (inst.sample && inst.interface === FILE_INTERFACE) {
     // go-metro sampled live captures only; a capture file is read whole.

@@ -60,6 +60,9 @@ describe("command line: go-metro's flags as Go's flag package reads them", () =>
     // an unset shell variable: -cfg=$CONF
     assert.match(usageError(['-cfg=']).message, /option -cfg needs a value, got an empty string/);
     assert.match(usageError(['--log-file', '']).message, /option -log-file needs a value/);
+    // but an empty list is a list: it clears the file's
+    assert.deepEqual(parseArgs(['--hosts=']).hosts, []);
+    assert.deepEqual(parseArgs(['--ips', '']).ips, []);
     assert.deepEqual(parseArgs(['--']).config, undefined);
   });
 });
