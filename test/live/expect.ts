@@ -1,6 +1,8 @@
 /**
  * What each RTT sample should have been, from the delay forwarder's own
- * record of every frame (delayfwd.c), independently of the monitor.
+ * record of every frame (delayfwd.c) and, where the test captured them, the
+ * frames' own times at the monitor's capture point (capture.ts), never from
+ * the monitor's figures.
  *
  * For a sample closed by packet P (the monitor gives P's capture time and the
  * flow), the forwarder log has P's release time (`written`), its ACK number
@@ -11,28 +13,51 @@
  *   sent more than once, the transmission whose TSval P echoes (RFC 7323
  *   section 4, the "RTTM" rule);
  * - timestamp echo: the host's pure ACK whose TSval P echoes in TSecr.
- * The expected sample is then release(P) - arrival(segment) at the forwarder:
- * it contains the injected holds, the jitter each frame really got, the peer's
- * turnaround and any retransmission wait, frame by frame. The monitor's
- * figure can only exceed it by the few microseconds between the TAP and the
- * forwarder's read, and between its write and the capture.
+ * The record's figure is then release(P) - arrival(segment) at the
+ * forwarder: it contains the injected holds, the jitter each frame really
+ * got, the peer's turnaround and any retransmission wait, frame by frame.
+ *
+ * What the record cannot see is the path between the capture point and the
+ * delay line: the TAP's queue before the forwarder reads a frame and after it
+ * writes one (microseconds idle, more when the forwarder is busy writing a
+ * burst), and in the veth-hop bed the veth and the router namespace's
+ * forwarding (softirq work that a busy machine delays). When the test ran an
+ * independent capture on the monitored interface, that hop is measured frame
+ * by frame: P is the captured frame with the sample's own time stamp, the
+ * segment is the captured frame that carried the record's transmission (for
+ * a TSO/GSO super-segment, the one that contained it), and the expected
+ * sample is capture(P) - capture(segment) = record + hop out + hop back.
  */
 import type { RttSample } from '../../src';
+import type { CapFrame } from './capture';
 import type { FwdLog, FwdRecord } from './netns';
 
 const SYN = 0x02;
 const FIN = 0x01;
 
-function seqEnd(r: FwdRecord): number {
+function seqEnd(r: { seq: number; plen: number; flags: number }): number {
   return (r.seq + r.plen + (r.flags & SYN ? 1 : 0) + (r.flags & FIN ? 1 : 0)) >>> 0;
+}
+
+/** a < b in sequence space (RFC 9293 section 3.4, serial arithmetic). */
+function seqLt(a: number, b: number): boolean {
+  return ((a - b) | 0) < 0;
 }
 
 export interface Matched {
   sample: RttSample;
+  /** The forwarder's figure: release of the closing frame minus arrival of the segment. */
+  recordMs: number;
+  /**
+   * The truth at the monitor's capture point: capture(P) - capture(segment)
+   * when both frames are in the independent capture, else the record's figure.
+   */
   expectedMs: number;
-  /** Monitor's sample minus the forwarder's figure. */
+  /** Monitor's sample minus expectedMs. */
   diffMs: number;
-  /** Parts of the expected figure: hold of the segment, peer turnaround, hold of the answer. */
+  /** expectedMs - recordMs: the capture point <-> delay line hops, both ways (null without a capture). */
+  hopMs: number | null;
+  /** Parts of the record's figure: hold of the segment, peer turnaround, hold of the answer. */
   holdOutMs: number;
   peerMs: number;
   holdBackMs: number;
@@ -41,6 +66,8 @@ export interface Matched {
 export interface MatchResult {
   matched: Matched[];
   unmatched: RttSample[];
+  /** Matched samples whose frames were both found in the capture. */
+  captured: number;
 }
 
 interface FlowFrames {
@@ -52,11 +79,31 @@ interface FlowFrames {
   ba: FwdRecord[];
 }
 
+interface CapFlow {
+  /** Host -> peer frames, in capture order. */
+  out: CapFrame[];
+  /** Peer -> host frames, in capture order. */
+  in: CapFrame[];
+}
+
+/** First index i with key(xs[i]) >= v (xs sorted by key). */
+function lowerBound<T>(xs: readonly T[], v: number, key: (x: T) => number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (key(xs[mid]) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
- * Pairs every sample with the forwarder's record. `ab` in the log is the
- * host side (TAP a), so a flow is keyed by (l3, host port, peer port).
+ * Pairs every sample with the forwarder's record, and with the capture of
+ * the monitored interface when given. `ab` in the log is the host side
+ * (TAP a), so a flow is keyed by (l3, host port, peer port).
  */
-export function matchSamples(log: FwdLog, samples: readonly RttSample[]): MatchResult {
+export function matchSamples(log: FwdLog, samples: readonly RttSample[], capture: readonly CapFrame[] = [], hostAddrs: readonly string[] = []): MatchResult {
   const flows = new Map<string, FlowFrames>();
   const get = (key: string): FlowFrames => {
     let f = flows.get(key);
@@ -82,63 +129,135 @@ export function matchSamples(log: FwdLog, samples: readonly RttSample[]): MatchR
   }
   for (const f of flows.values()) f.ba.sort((x, y) => x.written - y.written);
 
-  // Monotonic ns -> unix seconds, relative to the log's clock pair to keep
-  // double precision: rel ms = (mono - monoNs) / 1e6.
+  const host = new Set(hostAddrs);
+  const cap = new Map<string, CapFlow>();
+  for (const c of capture) {
+    const out = host.has(c.src);
+    if (!out && !host.has(c.dst)) continue;
+    const key = out ? `${c.l3}/${c.sport}/${c.dport}` : `${c.l3}/${c.dport}/${c.sport}`;
+    let cf = cap.get(key);
+    if (!cf) cap.set(key, (cf = { out: [], in: [] }));
+    (out ? cf.out : cf.in).push(c);
+  }
+  for (const cf of cap.values()) {
+    cf.out.sort((a, b) => a.tsMs - b.tsMs);
+    cf.in.sort((a, b) => a.tsMs - b.tsMs);
+  }
+
+  // Monotonic ns -> unix ms, relative to the log's clock pair (read together
+  // at the forwarder's start; no clock discipline runs on the test machines,
+  // and every comparison below is within milliseconds of the frames' times).
   const realMs = log.realNs / 1e6;
+  const toUnixMs = (mono: number): number => (mono - log.monoNs) / 1e6 + realMs;
+
+  /** The record of a captured incoming frame: same headers, written just before it was captured. */
+  const recordOfIn = (f: FlowFrames, c: CapFrame): FwdRecord | null => {
+    // Walk back from the last frame written before the capture (plus the clock pair's slack).
+    for (let k = lowerBound(f.ba, c.tsMs + 0.05, (r) => toUnixMs(r.written)) - 1; k >= 0; k--) {
+      const r = f.ba[k];
+      if (c.tsMs - toUnixMs(r.written) > 1000) break;
+      if (r.seq === c.seq && r.ack === c.ack && r.flags === c.flags && r.plen === c.plen && r.tsval === c.tsval) return r;
+    }
+    return null;
+  };
+
+  /** The captured outgoing frame that carried the record's segment: the latest one containing its end, captured before the forwarder read it. */
+  const captureOfOut = (cf: CapFlow, seg: FwdRecord, pureAck: boolean): CapFrame | null => {
+    const arrival = toUnixMs(seg.arrival) + 0.05;
+    const end = seqEnd(seg);
+    const i = lowerBound(cf.out, arrival, (c) => c.tsMs);
+    let first: CapFrame | null = null;
+    for (let k = i - 1; k >= 0; k--) {
+      const c = cf.out[k];
+      if (arrival - c.tsMs > 1000) break;
+      if (pureAck) {
+        // The first pure ACK with that TSval starts a sample (DESIGN.md): keep the earliest.
+        if (c.plen === 0 && !(c.flags & (SYN | FIN)) && c.tsval === seg.tsval) first = c;
+        continue;
+      }
+      const cEnd = seqEnd(c);
+      if (cEnd === c.seq) continue;
+      // seg's end within (c.seq, c.end]: c carried it (a super-segment carries several).
+      if (seqLt(c.seq, end) && !seqLt(cEnd, end)) return c;
+    }
+    return first;
+  };
+
   const matched: Matched[] = [];
   const unmatched: RttSample[] = [];
+  let captured = 0;
   for (const s of samples) {
     const l3 = s.src.includes(':') ? 6 : 4;
-    const f = flows.get(`${l3}/${s.sport}/${s.dport}`);
+    const key = `${l3}/${s.sport}/${s.dport}`;
+    const f = flows.get(key);
     if (!f || f.ba.length === 0) {
       unmatched.push(s);
       continue;
     }
-    const tRel = s.ts * 1e3 - realMs; // ms since the log's clock pair
-    // Nearest release to the closing packet's capture time (binary search).
-    let lo = 0;
-    let hi = f.ba.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((f.ba[mid].written - log.monoNs) / 1e6 < tRel) lo = mid + 1;
-      else hi = mid;
-    }
-    let best: FwdRecord | null = null;
-    let bestD = Infinity;
-    for (const i of [lo - 1, lo]) {
-      if (i < 0 || i >= f.ba.length) continue;
-      const d = Math.abs((f.ba[i].written - log.monoNs) / 1e6 - tRel);
-      if (d < bestD) {
-        bestD = d;
-        best = f.ba[i];
+    const tMs = s.ts * 1e3;
+    // The closing packet: in the capture by its own time stamp (the monitor
+    // and tcpdump get the same one; doubles of unix seconds keep ~0.25 us).
+    const cf = cap.get(key);
+    let capClosing: CapFrame | null = null;
+    // Frames released together by the delay line come a microsecond or two
+    // apart: the nearest one is P.
+    if (cf) {
+      let bestD = 0.002;
+      for (let i = lowerBound(cf.in, tMs - 0.002, (c) => c.tsMs); i < cf.in.length && cf.in[i].tsMs <= tMs + 0.002; i++) {
+        const d = Math.abs(cf.in[i].tsMs - tMs);
+        if (d <= bestD) {
+          bestD = d;
+          capClosing = cf.in[i];
+        }
       }
     }
-    if (!best || bestD > 1) {
+    let closing: FwdRecord | null = null;
+    if (capClosing) closing = recordOfIn(f, capClosing);
+    else {
+      // No capture of it: the release nearest to the sample's time.
+      const i = lowerBound(f.ba, tMs, (r) => toUnixMs(r.written));
+      let bestD = Infinity;
+      for (const k of [i - 1, i]) {
+        if (k < 0 || k >= f.ba.length) continue;
+        const d = Math.abs(toUnixMs(f.ba[k].written) - tMs);
+        if (d < bestD) {
+          bestD = d;
+          closing = f.ba[k];
+        }
+      }
+      if (bestD > 1) closing = null;
+    }
+    if (!closing) {
       unmatched.push(s);
       continue;
     }
-    const closing = best;
+    const close = closing;
     let seg: FwdRecord | undefined;
     if (s.kind === 'ts') {
-      seg = closing.tsecr === null ? undefined : f.byTsval.get(closing.tsecr)?.find((r) => r.arrival < closing.written);
+      seg = close.tsecr === null ? undefined : f.byTsval.get(close.tsecr)?.find((r) => r.arrival < close.written);
     } else {
-      const cands = (f.byEnd.get(closing.ack) ?? []).filter((r) => r.arrival < closing.written);
-      seg = (closing.tsecr !== null ? cands.find((r) => r.tsval === closing.tsecr) : undefined) ?? cands[0];
+      const cands = (f.byEnd.get(close.ack) ?? []).filter((r) => r.arrival < close.written);
+      seg = (close.tsecr !== null ? cands.find((r) => r.tsval === close.tsecr) : undefined) ?? cands[0];
     }
     if (!seg) {
       unmatched.push(s);
       continue;
     }
-    const expectedMs = (closing.written - seg.arrival) / 1e6;
+    const recordMs = (close.written - seg.arrival) / 1e6;
+    const capSeg = capClosing && cf ? captureOfOut(cf, seg, s.kind === 'ts') : null;
+    const expectedMs = capClosing && capSeg ? capClosing.tsMs - capSeg.tsMs : recordMs;
+    if (capClosing && capSeg) captured++;
     matched.push({
       sample: s,
+      recordMs,
       expectedMs,
       diffMs: s.rttMs - expectedMs,
+      hopMs: capClosing && capSeg ? expectedMs - recordMs : null,
       // A lost segment has no release: its part is then all "turnaround".
       holdOutMs: seg.fate === 'F' ? (seg.written - seg.arrival) / 1e6 : 0,
-      peerMs: (closing.arrival - (seg.fate === 'F' ? seg.written : seg.arrival)) / 1e6,
-      holdBackMs: (closing.written - closing.arrival) / 1e6,
+      peerMs: (close.arrival - (seg.fate === 'F' ? seg.written : seg.arrival)) / 1e6,
+      holdBackMs: (close.written - close.arrival) / 1e6,
     });
   }
-  return { matched, unmatched };
+  return { matched, unmatched, captured };
 }

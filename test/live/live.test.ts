@@ -9,16 +9,36 @@
  * otherwise. See test/live/README.md for the bed.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { HostPairReport, RttSample } from '../../src';
+import { Tcpdump, type CapFrame } from './capture';
 import { matchSamples, type Matched, type MatchResult } from './expect';
-import { Bed, buildForwarder, liveSkipReason, type BedOptions, type FwdLog } from './netns';
-import { median, MonitorProc, pcapOrigLengths, printTable, quantile, sortedOf, TABLE, runTraffic, type MonitorResult, type Program, type TrafficRun } from './scenario';
+import { Bed, buildForwarder, liveSkipReason, type BedOptions, type FwdLog, type FwdRecord } from './netns';
+import { median, MonitorProc, printTable, quantile, sortedOf, TABLE, runTraffic, type MonitorResult, type Program, type SsConn, type TrafficRun } from './scenario';
 
 const PORT = { upload: 5001, download: 5002, rrHostClient: 5003, rrHostServer: 5004 } as const;
-const RR_CLIENT = { connections: 3, requests: 15, requestBytes: 200, responseBytes: 2000 };
-const RR_SERVER = { connections: 3, requests: 15, requestBytes: 300, responseBytes: 3000 };
+// Request/response: four keep-alive connections side by side, 30 exchanges
+// each, both ways. 120 samples put p95 at the 6th largest, not at the luck of
+// one or two exchanges, and side by side they take 30 round trips (0.6 to
+// 1.5 s here), well inside the bulk transfers' time.
+const RR_CLIENT = { connections: 4, requests: 30, requestBytes: 200, responseBytes: 2000, parallel: true };
+const RR_SERVER = { connections: 4, requests: 30, requestBytes: 300, responseBytes: 3000, parallel: true };
+/** Connections the host opens: upload, download and its request/response client's. */
+const HOST_OPENS = 2 + RR_CLIENT.connections;
+
+/**
+ * Per-sample precision against the independent capture of the same frames
+ * (capture.ts): both captures get the kernel's one time stamp per packet in
+ * nanoseconds; unix seconds in a double keep ~0.25 us, so two of them and a
+ * difference stay within a few microseconds.
+ */
+const CAPTURE_PRECISION_MS = 0.005;
+/**
+ * Slack between the forwarder's clocks and the capture's: the record's times
+ * are CLOCK_MONOTONIC mapped to CLOCK_REALTIME through one pair of readings
+ * taken together at the forwarder's start (no clock discipline runs here).
+ */
+const CLOCK_SLACK_MS = 0.05;
 
 interface Scenario {
   title: string;
@@ -26,7 +46,7 @@ interface Scenario {
   v6?: boolean;
   /** Also capture on `any` beside the TAP. */
   any?: boolean;
-  /** Run tcpdump beside the monitor to look at frame sizes. */
+  /** Check the sizes of the frames the capture saw (MTU-sized on a TAP, super-segments on the veth). */
   frameSizes?: boolean;
   /**
    * Loss or jitter: the spread of the true RTT is not a constant, so
@@ -114,8 +134,9 @@ interface Run {
   any: MonitorResult | null;
   log: FwdLog;
   match: MatchResult;
-  /** Frame lengths seen by tcpdump on the captured interface (frameSizes). */
-  frames: number[];
+  /** Every TCP frame on the monitored interface, from the independent capture (capture.ts). */
+  capture: CapFrame[];
+  captureDropped: number;
   local: string;
   remote: string;
 }
@@ -126,27 +147,24 @@ async function runScenario(sc: Scenario): Promise<Run> {
     const monitors = [{ name: 'tap', options: { interface: bed.hostIf, samples: true, reportInterval: 1 } }];
     if (sc.any) monitors.push({ name: 'any', options: { interface: 'any', samples: true, reportInterval: 1 } });
     const mon = await MonitorProc.start(bed, bed.hostNs, monitors);
+    let dump: Tcpdump | null = null;
     try {
       for (const m of monitors) {
         const e = mon.startError(m.name);
         if (e) throw new Error(`monitor ${m.name} did not start: ${e.code}: ${e.message}`);
       }
+      dump = await Tcpdump.start(bed, bed.hostNs, bed.hostIf, path.join(bed.tmpDir, 'capture.pcap'));
       const progs = programs(bed, sc.v6 ?? false, 2500);
-      const pcap = path.join(bed.tmpDir, 'frames.pcap');
-      const dump = sc.frameSizes ? bed.spawnIn(bed.hostNs, 'tcpdump', ['-i', bed.hostIf, '-s', '96', '-c', '4000', '-w', pcap, `tcp port ${PORT.upload}`]) : null;
-      if (dump) await new Promise((resolve) => setTimeout(resolve, 500));
       const traffic = await runTraffic(bed, progs, { maxMs: 25000, ssAtMs: [1200, 2200] });
       // Let the last ACKs and FINs cross the delay line before stopping.
       await new Promise((resolve) => setTimeout(resolve, 4 * sc.bed.delayMs + 300));
       await mon.stop();
-      if (dump) {
-        if (dump.exitCode === null) dump.kill('SIGINT');
-        await new Promise((resolve) => (dump.exitCode !== null ? resolve(null) : dump.once('exit', resolve)));
-      }
-      const frames = dump && fs.existsSync(pcap) ? pcapOrigLengths(fs.readFileSync(pcap)) : [];
+      const { frames: capture, dropped } = await dump.stop();
+      dump = null;
       const log = await bed.stopForwarder();
       const tap = mon.result('tap');
       const jitter = sc.bed.jitterMs ?? 0;
+      const local = sc.v6 ? bed.hostV6 : bed.hostV4;
       return {
         sc,
         bed,
@@ -156,12 +174,14 @@ async function runScenario(sc: Scenario): Promise<Run> {
         tap,
         any: sc.any ? mon.result('any') : null,
         log,
-        match: matchSamples(log, tap.samples),
-        frames,
-        local: sc.v6 ? bed.hostV6 : bed.hostV4,
+        match: matchSamples(log, tap.samples, capture, [bed.hostV4, bed.hostV6]),
+        capture,
+        captureDropped: dropped,
+        local,
         remote: sc.v6 ? bed.peerV6 : bed.peerV4,
       };
     } finally {
+      dump?.kill();
       mon.kill();
     }
   } catch (err) {
@@ -182,57 +202,157 @@ function show(label: string, xs: readonly number[]): string {
 }
 
 /**
- * The central figures of a set of samples against the truth: the injected
- * RTT, or (loss, jitter) the forwarder's record of the same samples.
+ * The central figures of a set of samples against the truth. Issue 4's
+ * bounds: the median within 0.5 ms (or 1 %) of the injected RTT, p95 within
+ * 2 ms; with loss and jitter the expected distribution is the truth's own
+ * (the forwarder's record of each frame, plus the measured hop to the
+ * capture point: expect.ts), since the true RTT is then no constant.
  */
 function checkCentral(run: Run, label: string, matched: readonly Matched[], samples: readonly RttSample[]): void {
   const rtts = samples.map((s) => s.rttMs);
   const got = stats(rtts);
   const tol = medianTolerance(run.rttMs);
-  const info = `${label} ${show('monitor', rtts)}; ${show('forwarder record', matched.map((m) => m.expectedMs))}`;
-  console.log(`      ${info}`);
+  const exp = stats(matched.map((m) => m.expectedMs));
+  console.log(`      ${label} ${show('monitor', rtts)}; ${show('truth', matched.map((m) => m.expectedMs))}; ${show('record', matched.map((m) => m.recordMs))}`);
   const slow = matched.filter((m) => m.sample.rttMs > run.rttMs + 2).slice(0, 5);
   for (const m of slow) {
-    console.log(`        slow: ${m.sample.rttMs.toFixed(3)} ms = held ${m.holdOutMs.toFixed(3)} + peer ${m.peerMs.toFixed(3)} + held ${m.holdBackMs.toFixed(3)} (+${m.diffMs.toFixed(3)} unseen by the forwarder)`);
+    const hop = m.hopMs === null ? 'hop not captured' : `hops ${m.hopMs.toFixed(3)}`;
+    console.log(`        slow: ${m.sample.rttMs.toFixed(3)} ms = held ${m.holdOutMs.toFixed(3)} + peer ${m.peerMs.toFixed(3)} + held ${m.holdBackMs.toFixed(3)} + ${hop} (truth ${m.expectedMs.toFixed(3)})`);
   }
   if (run.sc.fromLog) {
-    const exp = stats(matched.map((m) => m.expectedMs));
-    assert.ok(Math.abs(got.p50 - exp.p50) <= tol, `${label}: median ${got.p50.toFixed(3)} ms, the forwarder's record gives ${exp.p50.toFixed(3)} ms (±${tol})`);
-    assert.ok(Math.abs(got.p95 - exp.p95) <= 2, `${label}: p95 ${got.p95.toFixed(3)} ms, the forwarder's record gives ${exp.p95.toFixed(3)} ms (±2)`);
-  } else {
-    assert.ok(Math.abs(got.p50 - run.rttMs) <= tol, `${label}: median ${got.p50.toFixed(3)} ms, injected RTT ${run.rttMs} ms (±${tol})`);
-    // p95: 2 ms over the injected RTT, unless the record shows that the bed
-    // itself spread the true RTT further (a busy machine: the peer's
-    // application answering late, a release held up); then the record's p95.
-    const exp95 = quantile(sortedOf(matched.map((m) => m.expectedMs)), 0.95);
-    const bound = Math.max(run.rttMs + 2, exp95 + 0.5);
-    if (bound > run.rttMs + 2) console.log(`      note: the record's own p95 is ${exp95.toFixed(3)} ms: the bed was slowed by the machine`);
-    assert.ok(got.p95 <= bound, `${label}: p95 ${got.p95.toFixed(3)} ms, injected RTT ${run.rttMs} ms (+2), record p95 ${exp95.toFixed(3)} ms`);
-    assert.ok(got.p95 >= run.rttMs - 0.1, `${label}: p95 ${got.p95.toFixed(3)} ms below the injected RTT`);
+    assert.ok(Math.abs(got.p50 - exp.p50) <= tol, `${label}: median ${got.p50.toFixed(3)} ms, the truth's ${exp.p50.toFixed(3)} ms (±${tol})`);
+    assert.ok(Math.abs(got.p95 - exp.p95) <= 2, `${label}: p95 ${got.p95.toFixed(3)} ms, the truth's ${exp.p95.toFixed(3)} ms (±2)`);
+    return;
   }
+  // The injected RTT is the truth as long as the bed kept it: when the
+  // frames' own times show that the bed moved the median (a peer application
+  // answering late on a busy machine: its turnaround is part of every
+  // request/response sample), the reference is the truth's median instead.
+  const ref50 = Math.abs(exp.p50 - run.rttMs) <= tol ? run.rttMs : exp.p50;
+  if (ref50 !== run.rttMs) console.log(`      note: the truth's own median is ${exp.p50.toFixed(3)} ms: the bed was slowed by the machine`);
+  assert.ok(Math.abs(got.p50 - ref50) <= tol, `${label}: median ${got.p50.toFixed(3)} ms, injected RTT ${run.rttMs} ms, truth's median ${exp.p50.toFixed(3)} ms (±${tol})`);
+  // p95: 2 ms over the injected RTT, unless the truth itself spread further
+  // (the peer answering late, a release held up, the veth hop delayed); then
+  // the truth's p95, to the precision of the per-sample comparison.
+  const bound = Math.max(run.rttMs + 2, exp.p95 + CAPTURE_PRECISION_MS);
+  if (bound > run.rttMs + 2) console.log(`      note: the truth's own p95 is ${exp.p95.toFixed(3)} ms: the bed was slowed by the machine`);
+  assert.ok(got.p95 <= bound, `${label}: p95 ${got.p95.toFixed(3)} ms, injected RTT ${run.rttMs} ms (+2), truth's p95 ${exp.p95.toFixed(3)} ms`);
+  assert.ok(got.p95 >= run.rttMs - CLOCK_SLACK_MS, `${label}: p95 ${got.p95.toFixed(3)} ms below the injected RTT`);
 }
 
-function kernelRows(run: Run): { port: string; kernelMin: number | null; kernelSrtt: number; monitorMin: number; monitorMedian: number }[] {
-  const out = [];
+/** RFC 6298 section 2 smoothing: SRTT <- 7/8 SRTT + 1/8 R, the first sample taken as is. */
+function srttOf(xs: readonly number[]): number | null {
+  let srtt: number | null = null;
+  for (const r of xs) srtt = srtt === null ? r : 0.875 * srtt + 0.125 * r;
+  return srtt;
+}
+
+type GroupOrNull = Group | null;
+
+function groupOfConn(c: SsConn): GroupOrNull {
+  if (c.pport === PORT.upload) return 'upload';
+  if (c.pport === PORT.download) return 'download';
+  if (c.pport === PORT.rrHostClient) return 'rrHostClient';
+  if (c.lport === PORT.rrHostServer) return 'rrHostServer';
+  return null;
+}
+
+interface KernelRow {
+  port: string;
+  kernelMin: number | null;
+  kernelSrtt: number;
+  /** The monitor's smallest sample of the connection captured before ss started, and before it returned. */
+  minBefore: number | null;
+  minAfter: number;
+  /** RFC 6298 SRTT over the monitor's samples of the connection, as of ss's start and return. */
+  srttBefore: number | null;
+  srttAfter: number;
+  monitorMedian: number;
+  /** The record shows the host retransmitting on this connection. */
+  retransmitted: boolean;
+}
+
+function kernelRows(run: Run): KernelRow[] {
+  const out: KernelRow[] = [];
   const seen = new Set<string>();
+  // Host frames sent more than once, per connection (the forwarder's record).
+  const sentTwice = new Set<string>();
+  const firstSeen = new Set<string>();
+  for (const r of run.log.records) {
+    if (r.dir !== 'ab' || r.proto !== 6 || r.plen === 0) continue;
+    const k = `${r.sport}/${r.dport}/${r.seq}`;
+    if (firstSeen.has(k)) sentTwice.add(`${r.sport}/${r.dport}`);
+    firstSeen.add(k);
+  }
   for (const c of [...run.traffic.ss].reverse()) {
-    const group: Group | null =
-      c.pport === PORT.upload ? 'upload' : c.pport === PORT.download ? 'download' : c.pport === PORT.rrHostClient ? 'rrHostClient' : c.lport === PORT.rrHostServer ? 'rrHostServer' : null;
+    const group = groupOfConn(c);
     if (!group) continue;
     const key = `${c.lport}/${c.pport}`;
     if (seen.has(key)) continue; // the latest snapshot of each connection
     seen.add(key);
     // On a download the host sends nothing but its SYN (and later its FIN):
     // the kernel's only RTT sample of it is the handshake, so compare with that.
-    // Only what both had seen when ss ran: the kernel's minrtt and srtt are as of then.
-    const until = (c.wall ?? Infinity) / 1000;
-    const mine = run.tap.samples
-      .filter((s) => s.sport === c.lport && s.dport === c.pport && s.ts <= until && (group !== 'download' || s.kind === 'handshake'))
-      .map((s) => s.rttMs);
-    if (mine.length === 0) continue;
-    out.push({ port: `${group} ${key}`, kernelMin: c.minRttMs, kernelSrtt: c.rttMs, monitorMin: Math.min(...mine), monitorMedian: median(mine) });
+    const mine = run.tap.samples.filter((s) => s.sport === c.lport && s.dport === c.pport && (group !== 'download' || s.kind === 'handshake'));
+    const before = mine.filter((s) => s.ts * 1e3 < (c.before ?? Infinity)).map((s) => s.rttMs);
+    const after = mine.filter((s) => s.ts * 1e3 <= (c.after ?? Infinity)).map((s) => s.rttMs);
+    if (after.length === 0) continue;
+    out.push({
+      port: `${group} ${key}`,
+      kernelMin: c.minRttMs,
+      kernelSrtt: c.rttMs,
+      minBefore: before.length ? Math.min(...before) : null,
+      minAfter: Math.min(...after),
+      srttBefore: srttOf(before),
+      srttAfter: srttOf(after) as number,
+      monitorMedian: median(after),
+      retransmitted: sentTwice.has(key),
+    });
   }
   return out;
+}
+
+/** Handshakes the record says can be timed: SYN and SYN/ACK each sent once (DESIGN.md: a retransmitted one gives no sample). */
+function timeableHandshakes(log: FwdLog): { client: Set<string>; server: Set<string> } {
+  const count = new Map<string, { syn: number; synAckOut: number; synAckIn: number }>();
+  const of = (k: string): { syn: number; synAckOut: number; synAckIn: number } => {
+    let c = count.get(k);
+    if (!c) count.set(k, (c = { syn: 0, synAckOut: 0, synAckIn: 0 }));
+    return c;
+  };
+  const isSyn = (r: FwdRecord): boolean => (r.flags & 0x12) === 0x02;
+  const isSynAck = (r: FwdRecord): boolean => (r.flags & 0x12) === 0x12;
+  for (const r of log.records) {
+    if (r.proto !== 6) continue;
+    // Every frame the host sent is in the record whatever its fate; a frame
+    // the peer sent reaches the host only when forwarded.
+    if (r.dir === 'ab') {
+      const k = `${r.l3}/${r.sport}/${r.dport}`;
+      if (isSyn(r)) of(k).syn++;
+      if (isSynAck(r)) of(k).synAckOut++;
+    } else if (isSynAck(r)) of(`${r.l3}/${r.dport}/${r.sport}`).synAckIn++;
+  }
+  const client = new Set<string>();
+  const server = new Set<string>();
+  for (const [k, c] of count) {
+    // Client role: one SYN out, and the peer's SYN/ACK sent once, whatever
+    // became of it (a lost one makes the host repeat its SYN).
+    if (c.syn === 1 && c.synAckIn === 1) client.add(k);
+    // Server role: the host's SYN/ACK sent once.
+    if (c.synAckOut === 1) server.add(k);
+  }
+  return { client, server };
+}
+
+/** The longest stretch of the run in which TCP frames never paused for a whole report interval, in seconds. */
+function busySpanS(times: readonly number[], intervalMs: number): number {
+  const t = sortedOf(times);
+  let best = 0;
+  let start = t[0];
+  for (let i = 1; i < t.length; i++) {
+    if (t[i] - t[i - 1] >= intervalMs) start = t[i];
+    best = Math.max(best, t[i] - start);
+  }
+  return best / 1e3;
 }
 
 describe('live: real kernel TCP through a known delay (network namespaces)', function () {
@@ -266,7 +386,7 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         const k = run.tap.stats?.samplesByKind;
         TABLE.push({
           scenario: sc.title,
-          injectedMs: sc.fromLog ? `${run.rttMs}${sc.bed.jitterMs ? ` ±${2 * sc.bed.jitterMs}` : ''} (record p50 ${median(run.match.matched.map((m) => m.expectedMs)).toFixed(3)})` : String(run.rttMs),
+          injectedMs: sc.fromLog ? `${run.rttMs}${sc.bed.jitterMs ? ` ±${2 * sc.bed.jitterMs}` : ''} (record p50 ${median(run.match.matched.map((m) => m.recordMs)).toFixed(3)})` : String(run.rttMs),
           medianMs: all.length ? median(all) : null,
           p95Ms: all.length ? quantile(sortedOf(all), 0.95) : null,
           reportP50Ms: reportP50s.length ? median(reportP50s) : null,
@@ -351,17 +471,25 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         const client = run.tap.samples.filter((s) => s.kind === 'handshake' && groupOf(s) !== 'rrHostServer');
         const server = samplesOf('rrHostServer', 'handshake');
         console.log(`      ${show('client role', client.map((s) => s.rttMs))}; ${show('server role', server.map((s) => s.rttMs))}`);
-        // 5 connections opened by the host, 3 accepted; a lost SYN or SYN/ACK is retransmitted and never timed.
-        const need = sc.bed.lossPct ? 1 : 0;
-        assert.ok(client.length >= 5 - 2 * need, `${client.length} client-role handshake samples for 5 connections`);
-        assert.ok(server.length >= 3 - 2 * need, `${server.length} server-role handshake samples for 3 connections`);
+        // Which handshakes can be timed follows from the record: those whose
+        // SYN and SYN/ACK were each sent once (with loss, a lost one is
+        // repeated and that handshake is never timed). Exactly those, once each.
+        const want = timeableHandshakes(run.log);
+        const key = (s: RttSample): string => `${s.src.includes(':') ? 6 : 4}/${s.sport}/${s.dport}`;
+        const got = (xs: RttSample[]): string[] => xs.map(key).sort();
+        assert.deepEqual(got(client), [...want.client].sort(), 'client-role handshake samples, against the handshakes the record shows timeable');
+        assert.deepEqual(got(server), [...want.server].sort(), 'server-role handshake samples, against the handshakes the record shows timeable');
+        if (!sc.bed.lossPct) {
+          assert.equal(client.length, HOST_OPENS, `${client.length} client-role handshake samples for ${HOST_OPENS} connections`);
+          assert.equal(server.length, RR_SERVER.connections, `${server.length} server-role handshake samples for ${RR_SERVER.connections} connections`);
+        }
         const hs = run.match.matched.filter((x) => x.sample.kind === 'handshake');
         assert.equal(hs.length, client.length + server.length, 'handshake samples missing from the record');
         for (const m of hs) {
-          const what = `handshake sample ${m.sample.rttMs.toFixed(3)} ms (${m.sample.sport}->${m.sample.dport}), record ${m.expectedMs.toFixed(3)} ms, injected ${run.rttMs} ms`;
-          assert.ok(Math.abs(m.diffMs) <= 0.5, what);
-          assert.ok(m.sample.rttMs >= run.floorMs - 0.05, what);
-          if (!sc.fromLog) assert.ok(m.sample.rttMs <= Math.max(run.rttMs + 2, m.expectedMs + 0.5), what);
+          const what = `handshake sample ${m.sample.rttMs.toFixed(3)} ms (${m.sample.sport}->${m.sample.dport}), truth ${m.expectedMs.toFixed(3)} ms, record ${m.recordMs.toFixed(3)} ms, injected ${run.rttMs} ms`;
+          assert.ok(Math.abs(m.diffMs) <= (m.hopMs === null ? 0.5 : CAPTURE_PRECISION_MS), what);
+          assert.ok(m.sample.rttMs >= run.floorMs - CLOCK_SLACK_MS, what);
+          if (!sc.fromLog) assert.ok(m.sample.rttMs <= Math.max(run.rttMs + 2, m.expectedMs + CAPTURE_PRECISION_MS), what);
         }
       });
 
@@ -370,23 +498,40 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         assert.deepEqual(low.slice(0, 5), [], `${low.length} samples below ${run.floorMs} ms, the least the delay line allows`);
       });
 
-      it("every sample agrees with the forwarder's record of the same frames", () => {
-        const { matched, unmatched } = run.match;
+      it("every sample agrees with the forwarder's record and the capture of the same frames", () => {
+        const { matched, unmatched, captured } = run.match;
         const total = run.tap.samples.length;
-        const diffs = sortedOf(matched.map((m) => m.diffMs));
-        console.log(`      ${matched.length}/${total} samples found in the record; monitor - record: p50 ${quantile(diffs, 0.5).toFixed(4)} p95 ${quantile(diffs, 0.95).toFixed(4)} min ${diffs[0].toFixed(4)} max ${diffs[diffs.length - 1].toFixed(4)} ms`);
+        const inCap = matched.filter((m) => m.hopMs !== null);
+        const notCap = matched.filter((m) => m.hopMs === null);
+        const diffs = sortedOf(inCap.map((m) => m.diffMs));
+        const hops = sortedOf(inCap.map((m) => m.hopMs as number));
+        const vsRecord = sortedOf(matched.map((m) => m.sample.rttMs - m.recordMs));
+        console.log(`      ${matched.length}/${total} samples found in the record, ${captured} of them in the capture (tcpdump dropped ${run.captureDropped})`);
+        console.log(`      monitor - capture truth: min ${diffs[0]?.toFixed(4)} max ${diffs[diffs.length - 1]?.toFixed(4)} ms; capture point <-> delay line, both ways: p50 ${quantile(hops, 0.5).toFixed(4)} p95 ${quantile(hops, 0.95).toFixed(4)} max ${hops[hops.length - 1]?.toFixed(4)} ms`);
+        // Every frame of the test traffic passes the forwarder and the capture.
         assert.ok(unmatched.length <= total * 0.02, `${unmatched.length} samples have no frames in the record, e.g. ${JSON.stringify(unmatched.slice(0, 3))}`);
-        // The capture sees a frame a little before the forwarder reads it and a little
-        // after it writes one: the monitor may exceed the record by microseconds, never undercut it.
-        assert.ok(diffs[0] >= -0.05, `a sample is ${(-diffs[0]).toFixed(3)} ms shorter than the frames' own hold: ${JSON.stringify(matched.find((m) => m.diffMs === diffs[0]))}`);
-        assert.ok(quantile(diffs, 0.5) <= 0.1, `median excess over the record ${quantile(diffs, 0.5)} ms`);
-        const far = matched.filter((m) => Math.abs(m.diffMs) > 0.5);
-        assert.ok(far.length <= matched.length * 0.05, `${far.length} samples more than 0.5 ms from the record, e.g. ${JSON.stringify(far.slice(0, 3))}`);
+        assert.ok(captured >= matched.length * 0.98, `only ${captured} of ${matched.length} samples found in the capture`);
+        // The monitor and the independent capture see the same time stamps:
+        // each sample is exactly capture(answer) - capture(segment).
+        const off = inCap.filter((m) => Math.abs(m.diffMs) > CAPTURE_PRECISION_MS);
+        assert.deepEqual(off.slice(0, 3), [], `${off.length} samples differ from the capture of their own frames`);
+        // The capture point lies outside the delay line: a frame is captured
+        // before the forwarder reads it and after it writes one, so no
+        // sample can be shorter than the forwarder's own figure.
+        assert.ok(vsRecord[0] >= -CLOCK_SLACK_MS, `a sample is ${(-vsRecord[0]).toFixed(3)} ms shorter than the frames' own hold: ${JSON.stringify(matched.find((m) => m.sample.rttMs - m.recordMs === vsRecord[0]))}`);
+        assert.ok(hops[0] >= -CLOCK_SLACK_MS, `a negative hop ${hops[0]} ms: the capture and the record disagree on the order of events`);
+        // The few not found in the capture (tcpdump drops) are held to the record alone.
+        for (const m of notCap) assert.ok(m.diffMs >= -CLOCK_SLACK_MS, `sample ${JSON.stringify(m)} below the record`);
       });
 
       it('reports: one series for the host pair, with figures within bounds', () => {
         const batches = run.tap.reports;
-        assert.ok(batches.length >= 3, `${batches.length} reports at a 1 s interval`);
+        // Reports follow a grid in packet time (every second here): within a
+        // stretch of traffic that never pauses for a whole second, each grid
+        // point is crossed by a packet, so a stretch of L seconds gives at
+        // least floor(L) reports.
+        const span = busySpanS(run.capture.length > 0 ? run.capture.map((f) => f.tsMs) : run.log.records.filter((r) => r.proto === 6).map((r) => r.arrival / 1e6), 1000);
+        assert.ok(batches.length >= Math.floor(span), `${batches.length} reports at a 1 s interval over ${span.toFixed(2)} s of traffic`);
         const pairs: HostPairReport[] = batches.flat();
         for (const p of pairs) {
           assert.equal(p.iface, run.bed.hostIf);
@@ -404,38 +549,57 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
           prev = p.ts;
           if (p.samples < 30 || p.p50Ms === null || p.p95Ms === null) continue;
           const exp = sortedOf(inInterval.map((m) => m.expectedMs));
-          const ref50 = sc.fromLog ? quantile(exp, 0.5) : run.rttMs;
+          const exp50 = quantile(exp, 0.5);
+          const exp95 = quantile(exp, 0.95);
+          // As in checkCentral: the injected RTT unless the truth itself moved.
+          const ref50 = sc.fromLog || Math.abs(exp50 - run.rttMs) > tol ? exp50 : run.rttMs;
           // The percentiles come from a histogram with 1 % relative error.
           assert.ok(Math.abs(p.p50Ms - ref50) <= tol + 0.01 * ref50, `report at ${p.ts}: p50 ${p.p50Ms} ms, expected ${ref50.toFixed(3)} ms`);
-          const exp95 = quantile(exp, 0.95);
-          if (sc.fromLog) assert.ok(Math.abs(p.p95Ms - exp95) <= 2 + 0.01 * exp95, `report at ${p.ts}: p95 ${p.p95Ms} ms, the record gives ${exp95.toFixed(3)} ms`);
+          if (sc.fromLog) assert.ok(Math.abs(p.p95Ms - exp95) <= 2 + 0.01 * exp95, `report at ${p.ts}: p95 ${p.p95Ms} ms, the truth's ${exp95.toFixed(3)} ms`);
           else {
-            const bound = Math.max(run.rttMs + 2, exp95 + 0.5);
-            assert.ok(p.p95Ms <= bound + 0.01 * bound, `report at ${p.ts}: p95 ${p.p95Ms} ms, injected RTT ${run.rttMs} ms, record p95 ${exp95.toFixed(3)} ms`);
+            const bound = Math.max(run.rttMs + 2, exp95 + CAPTURE_PRECISION_MS);
+            assert.ok(p.p95Ms <= bound + 0.01 * bound, `report at ${p.ts}: p95 ${p.p95Ms} ms, injected RTT ${run.rttMs} ms, truth's p95 ${exp95.toFixed(3)} ms`);
           }
-          assert.ok((p.minMs as number) >= run.floorMs - 0.05, `report min ${p.minMs}`);
+          assert.ok((p.minMs as number) >= run.floorMs - CLOCK_SLACK_MS, `report min ${p.minMs}`);
         }
         // avg_ms is RFC 6298's SRTT (section 2: SRTT <- 7/8 SRTT + 1/8 R) over
-        // every sample of the pair: recompute it from the record's figures.
-        let srtt: number | null = null;
-        const byTs = new Map(run.match.matched.map((m) => [m.sample, m.expectedMs]));
-        for (const smp of run.tap.samples) {
-          const r = byTs.get(smp) ?? smp.rttMs;
-          srtt = srtt === null ? r : 0.875 * srtt + 0.125 * r;
-        }
+        // every sample of the pair, in order: first the arithmetic, over the
+        // monitor's own samples, then against the same recurrence over the
+        // truth of each sample (a sample without frames keeps its own figure).
         const last = [...pairs].reverse().find((p) => p.avgMs !== null);
-        assert.ok(last && srtt !== null && Math.abs((last.avgMs as number) - srtt) <= 0.5, `smoothed RTT ${last?.avgMs} ms, the record gives ${srtt} ms`);
+        assert.ok(last, 'no report with a smoothed RTT');
+        const own = srttOf(run.tap.samples.map((x) => x.rttMs));
+        const byS = new Map(run.match.matched.map((m) => [m.sample, m.expectedMs]));
+        const truth = srttOf(run.tap.samples.map((x) => byS.get(x) ?? x.rttMs));
+        console.log(`      smoothed RTT: reported ${last.avgMs?.toFixed(3)} ms, RFC 6298 over the samples ${own?.toFixed(3)} ms, over the truth ${truth?.toFixed(3)} ms`);
+        assert.ok(own !== null && Math.abs((last.avgMs as number) - own) <= 0.001, `smoothed RTT ${last.avgMs} ms, RFC 6298 over the monitor's samples gives ${own} ms`);
+        assert.ok(truth !== null && Math.abs((last.avgMs as number) - truth) <= medianTolerance(run.rttMs), `smoothed RTT ${last.avgMs} ms, the truth gives ${truth} ms`);
       });
 
       it("the kernel's view (ss -tin in the host namespace) agrees", () => {
         const rows = kernelRows(run);
         for (const r of rows) {
-          console.log(`      ${r.port}: kernel minrtt ${r.kernelMin} srtt ${r.kernelSrtt} ms | monitor min ${r.monitorMin.toFixed(3)} median ${r.monitorMedian.toFixed(3)} ms`);
+          console.log(
+            `      ${r.port}: kernel minrtt ${r.kernelMin} srtt ${r.kernelSrtt} ms | monitor min ${r.minBefore?.toFixed(3)} (${r.minAfter.toFixed(3)} with ss's own run time) srtt ${r.srttBefore?.toFixed(3)}..${r.srttAfter.toFixed(3)} median ${r.monitorMedian.toFixed(3)} ms${r.retransmitted ? ' (retransmissions)' : ''}`,
+          );
         }
         assert.ok(rows.length >= 1, 'no connection of the test traffic in ss -tin');
         for (const r of rows) {
           if (r.kernelMin !== null) {
-            assert.ok(Math.abs(r.kernelMin - r.monitorMin) <= 1, `${r.port}: kernel minrtt ${r.kernelMin} ms, monitor min ${r.monitorMin} ms`);
+            // minrtt is the least of the kernel's RTT samples, and each of
+            // them times the newest segment an ACK acknowledges (net/ipv4/
+            // tcp_input.c: tcp_ack_update_rtt() feeds tcp_update_rtt_min()
+            // with ca_rtt_us, "RTT of last (S)ACKed packet"): the monitor's
+            // rule. The kernel's clock points lie inside the capture points
+            // (it stamps a segment before the capture sees it leave and an
+            // ACK after the capture saw it come), so its figure for an ACK is
+            // never below the monitor's. After a retransmission the kernel
+            // may time from TSecr in 1 ms ticks (TCP_TS_HZ), one tick low.
+            const below = r.retransmitted ? 1 : CLOCK_SLACK_MS;
+            assert.ok(r.kernelMin >= r.minAfter - below, `${r.port}: kernel minrtt ${r.kernelMin} ms below the monitor's least sample ${r.minAfter} ms`);
+            // Above: the kernel saw the monitor's least sample before ss
+            // started; it can only add the host stack's own time to it.
+            if (r.minBefore !== null) assert.ok(r.kernelMin <= r.minBefore + 1, `${r.port}: kernel minrtt ${r.kernelMin} ms, monitor min ${r.minBefore} ms`);
           }
           assert.ok(
             Math.abs(r.kernelSrtt - r.monitorMedian) <= Math.max(3, 0.15 * r.monitorMedian),
@@ -453,8 +617,8 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
           // frames themselves took that long (a lost answer retransmitted by the peer).
           const slow = run.match.matched.filter((m) => m.sample.rttMs > run.rttMs + 5);
           for (const m of slow) {
-            console.log(`      slow sample ${m.sample.rttMs.toFixed(3)} ms (${m.sample.kind} ${m.sample.sport}->${m.sample.dport}); record ${m.expectedMs.toFixed(3)} ms (held ${m.holdOutMs.toFixed(3)} + peer ${m.peerMs.toFixed(3)} + held ${m.holdBackMs.toFixed(3)})`);
-            assert.ok(Math.abs(m.diffMs) <= 1, `slow sample ${m.sample.rttMs} ms not explained by the record (${m.expectedMs} ms)`);
+            console.log(`      slow sample ${m.sample.rttMs.toFixed(3)} ms (${m.sample.kind} ${m.sample.sport}->${m.sample.dport}); truth ${m.expectedMs.toFixed(3)} ms (held ${m.holdOutMs.toFixed(3)} + peer ${m.peerMs.toFixed(3)} + held ${m.holdBackMs.toFixed(3)} + hops ${m.hopMs?.toFixed(3) ?? 'not captured'})`);
+            assert.ok(Math.abs(m.diffMs) <= (m.hopMs === null ? 1 : CAPTURE_PRECISION_MS), `slow sample ${m.sample.rttMs} ms not explained by the frames (${m.expectedMs} ms)`);
           }
         });
       }
@@ -473,27 +637,46 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         });
       }
 
-      if (sc.frameSizes && !sc.bed.vethHop) {
-        it('the TAP carries MTU-sized frames (no offload): what a wire would show', () => {
-          assert.ok(run.frames.length > 100, `tcpdump saw ${run.frames.length} frames`);
-          const max = Math.max(...run.frames);
-          console.log(`      largest frame on ${run.bed.hostIf}: ${max} bytes (${run.frames.length} frames)`);
-          assert.ok(max <= 1514, `a ${max}-byte frame on a 1500-byte MTU TAP`);
-          assert.ok(max >= 1500, 'no full-sized segment in a bulk upload');
-        });
-      }
-
-      if (sc.bed.vethHop) {
-        it('the veth capture saw offloaded super-segments (TSO/GSO), and samples stayed right', () => {
-          // The engine times a super-segment's first partial ACK; the per-sample
-          // check above already holds every sample to the forwarder's record of
-          // the MTU-sized pieces. Here: the offload really happened.
-          assert.ok(run.frames.length > 100, `tcpdump saw ${run.frames.length} frames`);
-          const big = run.frames.filter((n) => n > 1514);
-          const max = Math.max(...run.frames);
-          console.log(`      ${big.length}/${run.frames.length} frames above 1514 bytes on ${run.bed.hostIf}, largest ${max} bytes`);
-          assert.ok(max >= 10000, `largest frame ${max} bytes: no super-segments, offloads off?`);
-        });
+      if (sc.frameSizes) {
+        // The host's data frames of the upload, as the capture saw them.
+        const uploadFrames = (): number[] => run.capture.filter((f) => f.src === run.local && f.dport === PORT.upload && f.plen > 0).map((f) => f.len);
+        // Ethernet + IP + TCP headers (with the Timestamps option when on), and the MSS on a 1500-byte MTU.
+        const ipHdr = sc.v6 ? 40 : 20;
+        const tcpHdr = sc.bed.timestamps === false ? 20 : 32;
+        const mtuFrame = 14 + 1500;
+        const mss = 1500 - ipHdr - tcpHdr;
+        if (!sc.bed.vethHop) {
+          it('the TAP carries MTU-sized frames (no offload): what a wire would show', () => {
+            const frames = uploadFrames();
+            assert.ok(frames.length > 100, `the capture saw ${frames.length} upload data frames`);
+            const max = Math.max(...frames);
+            console.log(`      largest frame on ${run.bed.hostIf}: ${max} bytes (${frames.length} upload data frames)`);
+            assert.ok(max <= mtuFrame, `a ${max}-byte frame on a 1500-byte MTU TAP`);
+            assert.equal(max, mtuFrame, 'no full-sized segment in a bulk upload');
+          });
+        } else {
+          it('the veth capture saw offloaded super-segments (TSO/GSO), and samples stayed right', () => {
+            // The engine times a super-segment's first partial ACK; the
+            // per-sample check above holds every sample to the capture of
+            // the super-segment and to the forwarder's record of its
+            // MTU-sized pieces. Here: the offload really happened. No frame
+            // above the MTU can cross a wire, so every one is a super-segment;
+            // the kernel sizes them to about 1 ms of data at the pacing rate
+            // but never below tcp_min_tso_segs (2) segments
+            // (tcp_tso_autosize(), net/ipv4/tcp_output.c), and in a
+            // window-limited upload every ACK (one per two segments, RFC 5681
+            // section 4.2) lets at least two go: most frames carry two MSS or
+            // more.
+            const frames = uploadFrames();
+            assert.ok(frames.length > 100, `the capture saw ${frames.length} upload data frames`);
+            const big = frames.filter((n) => n > mtuFrame);
+            const max = Math.max(...frames);
+            const twoMss = 14 + ipHdr + tcpHdr + 2 * mss;
+            console.log(`      ${big.length}/${frames.length} upload data frames above ${mtuFrame} bytes on ${run.bed.hostIf}, largest ${max} bytes (${((max - 14 - ipHdr - tcpHdr) / mss).toFixed(1)} MSS)`);
+            assert.ok(big.length >= frames.length / 2, `only ${big.length} of ${frames.length} upload frames larger than the MTU: offloads off?`);
+            assert.ok(max >= twoMss, `largest frame ${max} bytes, less than two MSS (${twoMss} bytes): no super-segments, offloads off?`);
+          });
+        }
       }
     });
   }

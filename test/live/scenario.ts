@@ -143,8 +143,14 @@ export interface SsConn {
   rttMs: number;
   rttVarMs: number;
   minRttMs: number | null;
-  /** Wall-clock ms when ss ran (set by runTraffic). */
-  wall?: number;
+  /**
+   * Wall-clock ms just before `ss` was started and just after it returned
+   * (set by runTraffic): the kernel's figures are as of some moment between
+   * the two, so samples before `before` are certainly in them and samples
+   * after `after` certainly not.
+   */
+  before?: number;
+  after?: number;
 }
 
 /** Parses `ss -tin` (ss(8)): the state line, then the info line with rtt:SRTT/RTTVAR and minrtt:. */
@@ -210,11 +216,12 @@ export async function runTraffic(bed: Bed, programs: Program[], opts: { maxMs: n
       (at) =>
         new Promise<void>((resolve) =>
           setTimeout(() => {
+            const before = Date.now();
             bed
               .exec(bed.hostNs, 'ss', ['-tin'])
               .then((text) => {
-                const wall = Date.now();
-                ss.push(...parseSs(text).map((c) => ({ ...c, wall })));
+                const after = Date.now();
+                ss.push(...parseSs(text).map((c) => ({ ...c, before, after })));
               })
               .catch(() => undefined)
               .finally(resolve);

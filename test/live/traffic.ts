@@ -16,9 +16,10 @@
  *   for `durationMs`, then ends it (the far end of a download).
  * - upload / download: the client side of the two above.
  * - rrServer: reads fixed-size requests, answers each with a fixed-size response.
- * - rrClient: `connections` keep-alive connections one after another, each
- *   `requests` request/response exchanges, the next request sent as soon as
- *   the whole response arrived (after `gapMs` if given), then closes.
+ * - rrClient: `connections` keep-alive connections one after another (or all
+ *   at once with `parallel`), each `requests` request/response exchanges, the
+ *   next request sent as soon as the whole response arrived (after `gapMs` if
+ *   given), then closes.
  * Every socket sets TCP_NODELAY: Nagle's algorithm (RFC 896) would hold
  * small requests back and add its wait to the measured exchange.
  */
@@ -39,6 +40,8 @@ export type Role =
       requestBytes: number;
       responseBytes: number;
       gapMs?: number;
+      /** Run the connections side by side rather than one after another. */
+      parallel?: boolean;
     };
 
 export interface TrafficSpec {
@@ -180,7 +183,7 @@ async function runClient(role: Role, result: RoleResult): Promise<void> {
     case 'rrClient': {
       const request = Buffer.alloc(role.requestBytes, 0x63);
       result.requests = 0;
-      for (let c = 0; c < role.connections; c++) {
+      const one = async (): Promise<void> => {
         const s = await connect(role.host, role.port);
         result.connections++;
         result.localPorts.push(s.localPort ?? 0);
@@ -208,7 +211,9 @@ async function runClient(role: Role, result: RoleResult): Promise<void> {
           send();
         });
         await new Promise((r) => (s.destroyed ? r(undefined) : s.once('close', r)));
-      }
+      };
+      if (role.parallel) await Promise.all(Array.from({ length: role.connections }, one));
+      else for (let c = 0; c < role.connections; c++) await one();
       return;
     }
     default:
