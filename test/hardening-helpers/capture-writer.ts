@@ -1,10 +1,11 @@
 /**
  * A fast, streaming capture writer for the hardening tests: millions of
  * Ethernet/IPv4/TCP records straight into a file through one reused buffer,
- * and records whose header fields lie (caplen, wire length) for the
- * bad-capture tests. Classic pcap with nanosecond timestamps
- * (pcap-savefile(5), magic 0xa1b23c4d), little-endian. Times are
- * nanoseconds after BASE_S.
+ * and records and blocks whose header fields lie (caplen, wire length,
+ * block length, interface) for the bad-capture tests. Classic pcap with
+ * nanosecond timestamps (pcap-savefile(5), magic 0xa1b23c4d) or pcapng
+ * (draft-ietf-opsawg-pcapng: SHB 4.1, IDB 4.2 with if_tsresol 9, EPB 4.3),
+ * little-endian. Times are nanoseconds after BASE_S.
  */
 import fs from 'node:fs';
 
@@ -39,6 +40,8 @@ export interface Seg {
   flags: number;
   /** Payload bytes: stated in the IP total length and the wire length, not stored (a snaplen cut). */
   payload?: number;
+  /** Store the payload (zeros) too, as a capture without a snaplen cut would. */
+  storePayload?: boolean;
   /** TCP timestamps option (RFC 7323 §3). */
   tsval?: number;
   tsecr?: number;
@@ -47,26 +50,95 @@ export interface Seg {
 const ETH = 14;
 const IP = 20;
 
+/** pcapng block types (draft-ietf-opsawg-pcapng section 10.1). */
+export const SHB = 0x0a0d0d0a;
+export const IDB = 0x00000001;
+export const EPB = 0x00000006;
+/** Custom blocks (section 4.8): copyable and not; readers skip both. */
+export const CB_COPY = 0x00000bad;
+export const CB_NOCOPY = 0x40000bad;
+
+export type CaptureFormat = 'pcap' | 'pcapng';
+
+export interface WriterOptions {
+  format?: CaptureFormat;
+  /** Snapshot length in the file header (pcap) or the IDB (pcapng). */
+  snaplen?: number;
+  linktype?: number;
+  /** pcap only: the magic number, to write a file libpcap must refuse. */
+  magic?: number;
+}
+
+function pad4(n: number): number {
+  return (4 - (n % 4)) % 4;
+}
+
 export class PcapWriter {
   readonly file: string;
-  /** Records written. */
+  readonly format: CaptureFormat;
+  /** Packet records written. */
   count = 0;
   private fd: number;
   private buf = Buffer.alloc(1 << 20);
   private off = 0;
+  /** pcapng: where the open EPB starts in buf (recordHeader makes room for all of it). */
+  private epbStart = 0;
 
-  constructor(file: string, opts: { snaplen?: number; linktype?: number; magic?: number } = {}) {
+  constructor(file: string, opts: WriterOptions = {}) {
     this.file = file;
+    this.format = opts.format ?? 'pcap';
     this.fd = fs.openSync(file, 'w');
     const h = this.buf;
-    h.writeUInt32LE(opts.magic ?? 0xa1b23c4d, 0);
-    h.writeUInt16LE(2, 4); // version 2.4
-    h.writeUInt16LE(4, 6);
-    h.writeInt32LE(0, 8);
-    h.writeUInt32LE(0, 12);
-    h.writeUInt32LE(opts.snaplen ?? 262144, 16);
-    h.writeUInt32LE(opts.linktype ?? 1, 20); // LINKTYPE_ETHERNET
-    this.off = 24;
+    if (this.format === 'pcap') {
+      h.writeUInt32LE(opts.magic ?? 0xa1b23c4d, 0);
+      h.writeUInt16LE(2, 4); // version 2.4
+      h.writeUInt16LE(4, 6);
+      h.writeInt32LE(0, 8);
+      h.writeUInt32LE(0, 12);
+      h.writeUInt32LE(opts.snaplen ?? 262144, 16);
+      h.writeUInt32LE(opts.linktype ?? 1, 20); // LINKTYPE_ETHERNET
+      this.off = 24;
+    } else {
+      // SHB: byte-order magic, version 1.0, section length unknown (-1).
+      const shb = Buffer.alloc(16);
+      shb.writeUInt32LE(0x1a2b3c4d, 0);
+      shb.writeUInt16LE(1, 4);
+      shb.writeUInt16LE(0, 6);
+      shb.writeBigInt64LE(-1n, 8);
+      this.block(SHB, shb);
+      this.interface(opts.linktype ?? 1, opts.snaplen ?? 262144);
+    }
+  }
+
+  /** pcapng: one more interface (IDB), nanosecond timestamps (if_tsresol 9). */
+  interface(linktype: number, snaplen = 262144): void {
+    const idb = Buffer.alloc(8 + 8 + 4);
+    idb.writeUInt16LE(linktype, 0);
+    idb.writeUInt32LE(snaplen, 4);
+    idb.writeUInt16LE(9, 8); // if_tsresol
+    idb.writeUInt16LE(1, 10);
+    idb.writeUInt8(9, 12);
+    this.block(IDB, idb); // the last 4 bytes: opt_endofopt
+  }
+
+  /** pcapng: a whole block of the given type (unknown types included), padded. */
+  block(type: number, body: Buffer, lengthField?: number): void {
+    const total = 12 + body.length + pad4(body.length);
+    this.room(total);
+    const b = this.buf;
+    b.writeUInt32LE(type >>> 0, this.off);
+    b.writeUInt32LE((lengthField ?? total) >>> 0, this.off + 4);
+    body.copy(b, this.off + 8);
+    b.fill(0, this.off + 8 + body.length, this.off + total - 4);
+    b.writeUInt32LE((lengthField ?? total) >>> 0, this.off + total - 4);
+    this.off += total;
+  }
+
+  /** Bytes as they are: a damaged structure no writer would make. */
+  bytes(data: Buffer): void {
+    this.room(data.length);
+    data.copy(this.buf, this.off);
+    this.off += data.length;
   }
 
   private room(n: number): void {
@@ -77,25 +149,60 @@ export class PcapWriter {
     }
   }
 
-  private recordHeader(tNs: number, caplen: number, wirelen: number): void {
+  /**
+   * The record header (pcap) or EPB head (pcapng) of a packet whose stored
+   * bytes, `stored` of them, follow; endRecord() closes it. `caplen` is
+   * what the header claims, normally `stored`. `iface` is the pcapng
+   * interface the EPB names.
+   */
+  private recordHeader(tNs: number, caplen: number, wirelen: number, stored: number, iface = 0): void {
     const b = this.buf;
-    const o = this.off;
     const s = Math.floor(tNs / 1e9);
-    b.writeUInt32LE(BASE_S + s, o);
-    b.writeUInt32LE(tNs - s * 1e9, o + 4);
-    b.writeUInt32LE(caplen >>> 0, o + 8);
-    b.writeUInt32LE(wirelen >>> 0, o + 12);
-    this.off += 16;
+    if (this.format === 'pcap') {
+      const o = this.off;
+      b.writeUInt32LE(BASE_S + s, o);
+      b.writeUInt32LE(tNs - s * 1e9, o + 4);
+      b.writeUInt32LE(caplen >>> 0, o + 8);
+      b.writeUInt32LE(wirelen >>> 0, o + 12);
+      this.off += 16;
+      return;
+    }
+    this.room(28 + stored + pad4(stored) + 4);
+    const o = this.off;
+    this.epbStart = o;
+    const units = BigInt(BASE_S + s) * 1_000_000_000n + BigInt(tNs - s * 1e9);
+    b.writeUInt32LE(EPB, o);
+    // Block length: written by endRecord.
+    b.writeUInt32LE(iface, o + 8);
+    b.writeUInt32LE(Number(units >> 32n), o + 12);
+    b.writeUInt32LE(Number(units & 0xffffffffn), o + 16);
+    b.writeUInt32LE(caplen >>> 0, o + 20);
+    b.writeUInt32LE(wirelen >>> 0, o + 24);
+    this.off += 28;
   }
 
-  /** One Ethernet/IPv4/TCP segment; the payload is counted, not stored. */
+  private endRecord(): void {
+    this.count++;
+    if (this.format === 'pcap') return;
+    const b = this.buf;
+    const stored = this.off - this.epbStart - 28;
+    b.fill(0, this.off, this.off + pad4(stored));
+    this.off += pad4(stored);
+    const total = this.off + 4 - this.epbStart;
+    b.writeUInt32LE(total, this.epbStart + 4);
+    b.writeUInt32LE(total, this.off);
+    this.off += 4;
+  }
+
+  /** One Ethernet/IPv4/TCP segment; the payload is counted, and stored only when asked. */
   tcp(tNs: number, s: Seg): void {
     const ts = s.tsval !== undefined;
     const thl = ts ? 32 : 20;
     const headers = ETH + IP + thl;
     const payload = s.payload ?? 0;
-    this.room(16 + headers);
-    this.recordHeader(tNs, headers, headers + payload);
+    const stored = headers + (s.storePayload ? payload : 0);
+    this.room(16 + stored);
+    this.recordHeader(tNs, stored, headers + payload, stored);
     const b = this.buf;
     let o = this.off;
     // Ethernet: locally administered MACs, EtherType IPv4.
@@ -126,16 +233,21 @@ export class PcapWriter {
       b.writeUInt32BE((s.tsecr ?? 0) >>> 0, o + 28);
     }
     this.off += headers;
-    this.count++;
+    this.buf.fill(0, this.off, this.off + stored - headers);
+    this.off += stored - headers;
+    this.endRecord();
   }
 
-  /** A record of arbitrary bytes whose header may state other lengths than it holds. */
-  raw(tNs: number, data: Buffer, fields: { caplen?: number; wirelen?: number } = {}): void {
+  /**
+   * A record of arbitrary bytes whose header may state other lengths than
+   * it holds (caplen, wire length) or, in pcapng, another interface.
+   */
+  raw(tNs: number, data: Buffer, fields: { caplen?: number; wirelen?: number; iface?: number } = {}): void {
     this.room(16 + data.length);
-    this.recordHeader(tNs, fields.caplen ?? data.length, fields.wirelen ?? data.length);
+    this.recordHeader(tNs, fields.caplen ?? data.length, fields.wirelen ?? data.length, data.length, fields.iface);
     data.copy(this.buf, this.off);
     this.off += data.length;
-    this.count++;
+    this.endRecord();
   }
 
   /** Bytes written so far (the file position once flushed). */
@@ -174,6 +286,8 @@ export class RealPair {
   readonly rttMs: number;
   /** Data exchanges written (each one sample of rttMs). */
   exchanges = 0;
+  /** Packet times (ns) of the packets that close a sample: the SYN/ACK, then each ACK. */
+  readonly sampleTimes: number[] = [];
 
   constructor(opts: {
     local: string;
@@ -203,6 +317,7 @@ export class RealPair {
     let t = opts.startNs;
     out(t, c, 0, SYN);
     inc(t + opts.handshakeMs * MS, s, c + 1, SYN | ACK);
+    this.sampleTimes.push(t + opts.handshakeMs * MS);
     out(t + opts.handshakeMs * MS + 100 * US, c + 1, s + 1, ACK);
     let next = c + 1;
     t += opts.everyMs * MS;
@@ -210,6 +325,7 @@ export class RealPair {
       out(t, next, s + 1, PSH | ACK, 100);
       next += 100;
       inc(t + opts.rttMs * MS, s + 1, next, ACK);
+      this.sampleTimes.push(t + opts.rttMs * MS);
       this.exchanges++;
       t += opts.everyMs * MS;
     }
@@ -229,8 +345,61 @@ export class RealPair {
     return this.queue.length;
   }
 
+  /** Packets of the pair stamped at or before tNs. */
+  packetsUntil(tNs: number): number {
+    return this.queue.filter((q) => q.t <= tNs).length;
+  }
+
+  /** Packet time (ns) of the pair's last packet stamped at or before tNs. */
+  lastPacketUntil(tNs: number): number {
+    let last = -Infinity;
+    for (const q of this.queue) if (q.t <= tNs) last = q.t;
+    return last;
+  }
+
+  /** Packet time (ns) of the pair's first and last packet. */
+  get firstNs(): number {
+    return (this.queue[0] as { t: number }).t;
+  }
+
+  get lastNs(): number {
+    return (this.queue[this.queue.length - 1] as { t: number }).t;
+  }
+
   /** Samples the pair gives: the handshake and one per exchange. */
   get samples(): number {
     return 1 + this.exchanges;
   }
+}
+
+/**
+ * Samples per report of an offline pass, from the packet times alone: the
+ * report clock runs in packet time from the first packet, a report is due
+ * at every `intervalNs` boundary and goes out when the first packet at or
+ * past it arrives (a sample closed exactly on a boundary belongs to the
+ * next interval), and the end of the file (its last packet at `lastNs`)
+ * sends one more. `times` are the closing times of the samples. Holds for
+ * traffic with a live flow throughout and no gap between packets longer
+ * than an interval (the engine skips the boundaries of a longer gap), as
+ * RealPair writes.
+ */
+export function samplesPerReport(times: readonly number[], firstNs: number, lastNs: number, intervalNs: number): number[] {
+  const out: number[] = [];
+  let boundary = firstNs + intervalNs;
+  let n = 0;
+  for (const t of [...times].sort((a, b) => a - b)) {
+    while (t >= boundary) {
+      out.push(n);
+      n = 0;
+      boundary += intervalNs;
+    }
+    n++;
+  }
+  while (lastNs >= boundary) {
+    out.push(n);
+    n = 0;
+    boundary += intervalNs;
+  }
+  out.push(n);
+  return out;
 }
