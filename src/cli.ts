@@ -274,7 +274,10 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
         code = Math.max(code, exitCodeFor(f.error));
       }
       if (failures.length > 1) process.stderr.write('passive-rtt: no instance could start\n');
-      return code === 0 ? 1 : code;
+      code = code === 0 ? 1 : code;
+      // go-metro's last word in its log ("No sniffers available, baling out").
+      if (logger.getFile() !== undefined) logger.critical(`no instance could start; exiting with status ${code}`);
+      return code;
     }
     const why = await Promise.race([runner.finished().then(() => 'end'), stopped]);
     if (why !== 'end') await runner.stop();

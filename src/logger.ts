@@ -179,6 +179,12 @@ export class Logger {
     return true;
   }
 
+  /** Ends the limit on `key`: the next limited() message for it goes out at once (the condition cleared, then came back). */
+  unlimit(key: string): void {
+    this.lastAt.delete(key);
+    this.suppressed.delete(key);
+  }
+
   log(level: LogLevel, msg: string): void {
     if (!this.enabled(level)) return;
     const line = `${stamp(new Date())} | ${level.toUpperCase()} | passive-rtt | ${msg}\n`;

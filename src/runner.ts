@@ -201,6 +201,7 @@ class Instance {
     return this.failure;
   }
 
+  /** Names as of now (whitelist resolved last). */
   names: NameLookup = (address) => this.whitelist.resolved?.names.get(canonicalIp(address));
 
   /** Resolves the whitelist, checks it and starts the first monitor. Throws RttError. */
@@ -265,12 +266,19 @@ class Instance {
     return o;
   }
 
-  private async startMonitor(): Promise<void> {
+  /** `routine`: a sampling window opening, said at debug level (it happens every window, forever). */
+  private async startMonitor(routine = false): Promise<void> {
     const log = this.ctx.logger;
     const options = this.monitorOptions();
-    log.info(`${this.name}: capturing with BPF filter "${options.filter}"`);
+    const level = routine ? 'debug' : 'info';
+    log.log(level, `${this.name}: capturing with BPF filter "${options.filter}"`);
     const m = new RttMonitor(options);
-    m.on('report', (batch) => this.onReport(m, batch));
+    // The names this capture started with: when a DNS change restarts the
+    // capture, the old one's last report still names its pairs as before,
+    // instead of sending one stray series tagged with a bare address.
+    const known = new Map(this.whitelist.resolved?.names ?? []);
+    const names: NameLookup = (address) => known.get(canonicalIp(address));
+    m.on('report', (batch) => this.onReport(m, batch, names));
     m.on('sample', (s) => this.ctx.output?.sample(s, this.iface));
     m.on('error', (err) => this.onError(err));
     m.on('end', () => this.onEnd(m));
@@ -285,7 +293,7 @@ class Instance {
       throw new RttError(e.code, `${this.name}: ${e.message}`, { cause: e });
     }
     this.phase = 'running';
-    if (m.local.length > 0) log.info(`${this.name}: local addresses ${m.local.join(', ')}`);
+    if (m.local.length > 0) log.log(level, `${this.name}: local addresses ${m.local.join(', ')}`);
     if (!this.checkSent) {
       this.serviceCheck(ServiceCheckStatus.OK);
       void this.ctx.statsd?.flush();
@@ -303,15 +311,15 @@ class Instance {
     await this.monitor?.stop();
     if (this.stopping) return;
     this.timers.push(
-      setTimeout(() => void this.resume('sampling window opened'), (this.plan.sample?.interval ?? 0) * 1000),
+      setTimeout(() => void this.resume('sampling window opened', true), (this.plan.sample?.interval ?? 0) * 1000),
     );
   }
 
-  private async resume(why: string): Promise<void> {
+  private async resume(why: string, routine = false): Promise<void> {
     if (this.stopping) return;
     this.ctx.logger.debug(`${this.name}: ${why}`);
     try {
-      await this.startMonitor();
+      await this.startMonitor(routine);
     } catch (err) {
       const e = err as RttError;
       this.ctx.logger.limited('error', `restart-${this.plan.where}`, 60_000, `${e.message}; retrying in 10 s`);
@@ -339,8 +347,8 @@ class Instance {
     }
   }
 
-  private onReport(m: RttMonitor, batch: HostPairReport[]): void {
-    this.ctx.output?.report(batch, this.names);
+  private onReport(m: RttMonitor, batch: HostPairReport[], names: NameLookup): void {
+    this.ctx.output?.report(batch, names);
     const statsd = this.ctx.statsd;
     if (!statsd) return;
     // A short file can be read and reported before start() resolves: the
@@ -349,8 +357,8 @@ class Instance {
     const ext = this.plan.extendedMetrics;
     for (const r of batch) {
       const tags = [
-        sanitizeTag(`src:${this.names(r.src) ?? r.src}`),
-        sanitizeTag(`dst:${this.names(r.dst) ?? r.dst}`),
+        sanitizeTag(`src:${names(r.src) ?? r.src}`),
+        sanitizeTag(`dst:${names(r.dst) ?? r.dst}`),
         sanitizeTag(`iface:${r.iface}`),
         ...this.tags,
       ].filter((t) => t !== '');

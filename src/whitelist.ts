@@ -199,6 +199,9 @@ export interface ResolvedWhitelist {
   unresolved: string[];
 }
 
+/** A whitelisted name that keeps failing to resolve is logged at most this often. */
+export const UNRESOLVED_LOG_INTERVAL_MS = 60 * 60 * 1000;
+
 /** The whitelist of one instance. */
 export class Whitelist {
   private readonly ipEntries: WhitelistEntry[];
@@ -251,10 +254,16 @@ export class Whitelist {
           const before = this.hostAddrs.get(h);
           if (before === undefined || before.join(',') !== addrs.join(',')) this.logger?.info(`${h} resolves to ${addrs.join(', ')}`);
           this.hostAddrs.set(h, addrs);
+          this.logger?.unlimit(`unresolved-${h}`);
         } catch (err) {
           unresolved.push(h);
           const kept = this.hostAddrs.get(h);
-          this.logger?.error(
+          // Re-resolution runs every few minutes: a name that stays broken is
+          // said again hourly, not at every refresh.
+          this.logger?.limited(
+            'error',
+            `unresolved-${h}`,
+            UNRESOLVED_LOG_INTERVAL_MS,
             `cannot resolve whitelisted host ${h}: ${(err as Error).message}; ` +
               (kept ? `keeping its previous addresses ${kept.join(', ')}` : 'it is left out of the filter until it resolves') +
               ' (check the name and the DNS configuration)',
