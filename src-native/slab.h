@@ -1,15 +1,19 @@
 // Block pool in four size classes (4, 16, 64, 256 elements of T), used for
-// per-flow outstanding-segment rings and per-host-pair sample stores. Blocks
-// come from chunks allocated ~256 kB at a time and are recycled through free
-// lists, so the per-packet path never calls malloc. Total memory is capped;
-// when the cap is reached, alloc() fails and the caller skips work rather
-// than grow. Owned and touched by the capture thread only.
+// per-flow outstanding-segment rings and per-host-pair sample stores. Each
+// class has one region of address space as large as the whole cap
+// (bigmem.h: reserved, committed as first touched, huge pages where the
+// kernel gives them), so a block's address is one multiply from its id,
+// blocks are recycled through free lists and the per-packet path never
+// calls malloc. Total memory is capped; when the cap is reached, alloc()
+// fails and the caller skips work rather than grow. Owned and touched by the
+// capture thread only.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <vector>
+
+#include "bigmem.h"
 
 namespace prtt {
 
@@ -22,6 +26,11 @@ class SlabPool {
   static constexpr uint32_t class_size(int c) { return 4u << (2 * c); }
 
   explicit SlabPool(size_t max_bytes) : max_bytes_(max_bytes) {}
+  SlabPool(const SlabPool&) = delete;
+  SlabPool& operator=(const SlabPool&) = delete;
+  ~SlabPool() {
+    for (int c = 0; c < kClasses; ++c) big_free(classes_[c].base, region_bytes());
+  }
 
   // Returns a block id of class c, or kNone when the memory cap is reached.
   uint32_t alloc(int c) {
@@ -31,41 +40,37 @@ class SlabPool {
       k.free.pop_back();
       return id;
     }
-    if (k.next == k.chunks.size() * k.per_chunk()) {
-      size_t bytes = static_cast<size_t>(k.per_chunk()) * class_size(c) * sizeof(T);
-      if (bytes_ + bytes > max_bytes_) return kNone;
-      k.chunks.emplace_back(new T[static_cast<size_t>(k.per_chunk()) * class_size(c)]);
-      bytes_ += bytes;
-      // Free-list capacity grows with the chunks, so free() never allocates.
-      k.free.reserve(k.chunks.size() * k.per_chunk());
+    const size_t block = block_bytes(c);
+    if (bytes_ + block > max_bytes_) return kNone;
+    if (k.base == nullptr) {
+      k.base = static_cast<T*>(big_alloc(region_bytes()));
+      if (k.base == nullptr) return kNone;
     }
-    return k.next++;
+    bytes_ += block;
+    uint32_t id = k.next++;
+    // Free-list capacity grows ahead of the blocks, so free() never
+    // allocates on the per-packet path.
+    if (k.free.capacity() < k.next) k.free.reserve(k.next * 2);
+    return id;
   }
 
   void free(int c, uint32_t id) { classes_[c].free.push_back(id); }
 
-  T* block(int c, uint32_t id) {
-    Class& k = classes_[c];
-    uint32_t per = per_chunk_of(c);
-    return k.chunks[id / per].get() + static_cast<size_t>(id % per) * class_size(c);
-  }
+  T* block(int c, uint32_t id) { return classes_[c].base + static_cast<size_t>(id) * class_size(c); }
 
+  // Memory handed out as blocks (committed at most this much).
   size_t bytes() const { return bytes_; }
 
  private:
-  static constexpr uint32_t per_chunk_of(int c) {
-    uint32_t n = static_cast<uint32_t>((256 * 1024) / (class_size(c) * sizeof(T)));
-    return n == 0 ? 1 : n;
-  }
+  static constexpr size_t block_bytes(int c) { return class_size(c) * sizeof(T); }
+  size_t region_bytes() const { return max_bytes_ + block_bytes(kClasses - 1); }
+
   struct Class {
-    explicit Class(int cls) : c(cls) {}
-    int c;
-    std::vector<std::unique_ptr<T[]>> chunks;
+    T* base = nullptr;
     std::vector<uint32_t> free;
     uint32_t next = 0;
-    uint32_t per_chunk() const { return per_chunk_of(c); }
   };
-  Class classes_[kClasses] = {Class(0), Class(1), Class(2), Class(3)};
+  Class classes_[kClasses];
   size_t max_bytes_;
   size_t bytes_ = 0;
 };
