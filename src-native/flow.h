@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "addr.h"
 
@@ -42,14 +43,21 @@ enum FlowState : uint16_t {
 
 constexpr uint32_t kNil = 0xffffffffu;
 
-// Field order is access order: the first cache line holds the key and the
-// sequence state every packet reads; the second the times and links.
-struct Flow {
+// A flow's key: local and remote address and port. 36 bytes without
+// padding, so equality is one memcmp the compiler expands inline.
+struct FlowKey {
   Addr local;
   Addr remote;
   uint16_t lport;
   uint16_t rport;
-  uint32_t hash;
+  bool operator==(const FlowKey& o) const { return std::memcmp(this, &o, sizeof *this) == 0; }
+};
+static_assert(sizeof(FlowKey) == 36, "FlowKey must have no padding");
+
+// Two cache lines, aligned: the first holds the key and the sequence state
+// every packet reads, the second the times, links and the rarer state.
+struct alignas(64) Flow {
+  FlowKey key;
   uint16_t state;
   uint8_t dupacks;
   uint8_t ring_class;
@@ -62,26 +70,32 @@ struct Flow {
   uint32_t rcv_max;
   // Outstanding-segment ring: a SlabPool block, times relative to ring_base.
   uint32_t ring_block;
+  uint32_t pair;  // host-pair aggregate id
   // --- second cache line
+  // Packet time of the flow's last packet (FlowTable's recency order).
   int64_t last_seen;
-  // Recency list links (FlowTable); list_time is when the flow was last
-  // moved to the tail, last_seen when it last saw a packet.
-  int64_t list_time;
-  int64_t ring_base;
+  // ring_base while segments are outstanding; tsp_t (the pending
+  // timestamp-echo sample's start) while one is pending. Never both: a
+  // timestamp sample starts only with nothing outstanding, and new local
+  // data cancels it (Sampler).
+  union {
+    int64_t ring_base;
+    int64_t tsp_t;
+  };
+  int64_t rx_t;
+  // Recency list links (FlowTable).
   uint32_t prev;
   uint32_t next;
-  uint32_t pair;  // host-pair aggregate id
   uint32_t isn_local;
   uint32_t isn_remote;
   // Timestamp-echo sampler.
   uint32_t last_tsval;
   uint32_t tsp_val;
-  // The latest local retransmission: range, TSval, time.
+  // The latest local retransmission: range, TSval, time (rx_t).
   uint32_t rx_start;
   uint32_t rx_end;
   uint32_t rx_tsval;
-  int64_t rx_t;
-  int64_t tsp_t;
 };
+static_assert(sizeof(Flow) == 128, "Flow must fill exactly two cache lines");
 
 }  // namespace prtt
