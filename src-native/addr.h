@@ -14,10 +14,20 @@ struct Addr {
 
   static Addr v4(const uint8_t* p) {
     Addr a;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    // Two word stores: 0..0, then ff ff and the four address bytes.
+    uint32_t raw;
+    std::memcpy(&raw, p, 4);
+    const uint64_t hi = 0;
+    const uint64_t lo = 0xffff0000ull | (static_cast<uint64_t>(raw) << 32);
+    std::memcpy(a.b, &hi, 8);
+    std::memcpy(a.b + 8, &lo, 8);
+#else
     std::memset(a.b, 0, 10);
     a.b[10] = 0xff;
     a.b[11] = 0xff;
     std::memcpy(a.b + 12, p, 4);
+#endif
     return a;
   }
   static Addr v6(const uint8_t* p) {

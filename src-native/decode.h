@@ -57,6 +57,8 @@ struct TcpPacket {
   // False for the first fragment of a fragmented datagram: the segment's
   // length is unknown, only its ACK field can be used.
   bool length_known;
+  // IPv6 addresses (else IPv4, stored IPv4-mapped).
+  bool v6;
   bool has_ts;
   uint8_t sack_blocks;
   uint32_t tsval;
@@ -65,5 +67,9 @@ struct TcpPacket {
 
 Decoded decode_packet(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
                       TcpPacket* out);
+// The same without the fast path for common packets: the reference the
+// fast path is tested against.
+Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen,
+                              uint32_t wirelen, TcpPacket* out);
 
 }  // namespace prtt
