@@ -12,10 +12,17 @@ Engine::Engine(const EngineOptions& options, EngineSink* sink)
       flows_(options.max_flows),
       pairs_(options.soften, options.max_flows),
       sampler_(&segments_, &c_) {
+  for (const Addr& a : local_) {
+    if (!a.is_v4()) continue;
+    uint32_t v;
+    std::memcpy(&v, a.b + 12, 4);
+    local4_.push_back(v);
+  }
   if (opt_.samples) samples_.reserve(4096);
 }
 
 const Counters& Engine::counters() {
+  flush();
   c_.flows_active = flows_.size();
   c_.host_pairs = pairs_.size();
   return c_;
@@ -61,31 +68,44 @@ void Engine::emit_report(int64_t ts) {
   sink_->on_report(std::move(r));
 }
 
+namespace {
+constexpr int64_t kExpiryStep = 100000000;   // expiry runs every 100 ms of packet time
+constexpr int64_t kSampleFlush = 1000000000;  // samples reach the sink at least once a second
+}  // namespace
+
 void Engine::advance(int64_t now) {
+  // Samples use the packet's own timestamp; this clock (now_) only moves
+  // forward, also by tick() on an idle live link, so a packet stamped
+  // before the last tick still times correctly.
+  now_ = std::max(now_, now);
+  if (now_ < next_event_) return;
   if (!started_) {
     started_ = true;
-    now_ = now;
-    next_report_ = now + opt_.report_interval_ns;
-    last_flush_ = now;
-    return;
+    next_report_ = now_ + opt_.report_interval_ns;
+    last_flush_ = now_;
   }
-  if (now < now_) return;  // time stepping back: keep the clock monotonic
-  now_ = now;
-  if (now >= next_report_) {
+  if (now_ >= next_report_) {
     // The interval ended: expire what had expired by its end, then report
     // it. Boundaries stay on the grid first packet + k * interval.
     expire(next_report_);
     emit_report(next_report_);
-    int64_t k = (now - next_report_) / opt_.report_interval_ns + 1;
+    int64_t k = (now_ - next_report_) / opt_.report_interval_ns + 1;
     next_report_ += k * opt_.report_interval_ns;
   }
-  if (opt_.samples && (now - last_flush_ >= 1000000000LL || samples_.size() >= 4096)) {
-    flush_samples();
-    last_flush_ = now;
+  if (now_ >= next_expiry_) {
+    expire(now_);
+    next_expiry_ = now_ + kExpiryStep;
   }
+  if (opt_.samples && now_ - last_flush_ >= kSampleFlush) {
+    flush_samples();
+    last_flush_ = now_;
+  }
+  next_event_ = std::min(next_report_, next_expiry_);
+  if (opt_.samples) next_event_ = std::min(next_event_, last_flush_ + kSampleFlush);
 }
 
 void Engine::tick(int64_t now) {
+  flush();
   if (!started_) return;
   if (now <= now_) return;
   advance(now);
@@ -93,6 +113,7 @@ void Engine::tick(int64_t now) {
 }
 
 void Engine::finish() {
+  flush();
   if (!started_) {
     flush_samples();
     return;
@@ -104,52 +125,85 @@ void Engine::finish() {
 
 void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t caplen,
                     uint32_t wirelen) {
+  // Stage 1: decode, orient, hash, and ask for the index slot.
+  Pending& q = batch_[(batch_head_ + batch_count_) & (kBatch - 1)];
+  q.ts = ts;
+  q.kind = decode_packet(linktype, data, caplen, wirelen, &q.p);
+  q.ours = false;
+  if (q.kind == Decoded::kTcp) {
+    const TcpPacket& p = q.p;
+    const unsigned where = locality(p);
+    // Both ends ours: orient by the lower endpoint so that both directions
+    // land on one flow.
+    const bool from_local =
+        where == 3 ? (p.src < p.dst || (p.src == p.dst && p.sport < p.dport)) : (where & 1) != 0;
+    q.ours = where != 0;
+    q.from_local = from_local;
+    // Selects, not branches: the direction of consecutive packets is
+    // anybody's guess.
+    const Addr* ends[2] = {&p.dst, &p.src};
+    const uint16_t ports[2] = {p.dport, p.sport};
+    q.key.local = *ends[from_local];
+    q.key.remote = *ends[!from_local];
+    q.key.lport = ports[from_local];
+    q.key.rport = ports[!from_local];
+    q.hash = flows_.key_hash(q.key);
+    if (q.ours) flows_.prefetch_slot(q.hash);
+  }
+  ++batch_count_;
+  // Stage 2, half a batch later: the slot has arrived; ask for the entry.
+  constexpr uint32_t kHalf = kBatch / 2;
+  if (batch_count_ > kHalf) {
+    const Pending& r = batch_[(batch_head_ + batch_count_ - 1 - kHalf) & (kBatch - 1)];
+    if (r.kind == Decoded::kTcp && r.ours) flows_.prefetch_entry(r.hash);
+  }
+  // Stage 3: the oldest packet's flow state is in cache.
+  if (batch_count_ == kBatch) {
+    Pending& o = batch_[batch_head_];
+    batch_head_ = (batch_head_ + 1) & (kBatch - 1);
+    --batch_count_;
+    process(o);
+  }
+}
+
+void Engine::flush() {
+  while (batch_count_ > 0) {
+    Pending& o = batch_[batch_head_];
+    batch_head_ = (batch_head_ + 1) & (kBatch - 1);
+    --batch_count_;
+    process(o);
+  }
+}
+
+void Engine::process(Pending& q) {
   c_.packets++;
-  // Samples use the packet's own timestamp; the report and expiry clock
-  // (now_) only moves forward, also by tick() on an idle live link, so a
-  // packet stamped before the last tick still times correctly.
-  advance(ts);
-  const int64_t t = ts;
-  if (now_ >= next_expiry_) {
-    // Expiry runs every 100 ms of packet time, not per packet.
-    expire(now_);
-    next_expiry_ = now_ + 100000000;
-  }
-
-  TcpPacket p;
-  switch (decode_packet(linktype, data, caplen, wirelen, &p)) {
-    case Decoded::kTcp:
-      break;
-    case Decoded::kNotIp:
-    case Decoded::kNotTcp:
-      c_.not_tcp++;
-      return;
-    case Decoded::kFragment:
-      c_.fragments++;
-      return;
-    case Decoded::kMalformed:
-      c_.malformed++;
-      return;
-  }
-  c_.tcp++;
-
-  bool from_local = is_local(p.src);
-  const bool to_local = is_local(p.dst);
-  if (from_local && to_local) {
-    // Both ends are ours: orient by the lower endpoint so that both
-    // directions land on one flow.
-    from_local = p.src < p.dst || (p.src == p.dst && p.sport < p.dport);
-  } else if (!from_local && !to_local) {
-    c_.not_local++;
+  advance(q.ts);
+  if (q.kind != Decoded::kTcp || !q.ours) {
+    switch (q.kind) {
+      case Decoded::kTcp:
+        c_.tcp++;
+        c_.not_local++;
+        break;
+      case Decoded::kNotIp:
+      case Decoded::kNotTcp:
+        c_.not_tcp++;
+        break;
+      case Decoded::kFragment:
+        c_.fragments++;
+        break;
+      case Decoded::kMalformed:
+        c_.malformed++;
+        break;
+    }
     return;
   }
-  const Addr& local = from_local ? p.src : p.dst;
-  const Addr& remote = from_local ? p.dst : p.src;
-  const uint16_t lport = from_local ? p.sport : p.dport;
-  const uint16_t rport = from_local ? p.dport : p.sport;
+  c_.tcp++;
+  const TcpPacket& p = q.p;
+  const int64_t t = q.ts;
+  const bool from_local = q.from_local;
+  const FlowKey& key = q.key;
 
-  const uint32_t h = FlowTable::key_hash(local, remote, lport, rport);
-  uint32_t id = flows_.find(h, local, remote, lport, rport);
+  uint32_t id = flows_.find(q.hash, key);
   if (id == kNil) {
     if (flows_.full()) {
       uint32_t victim = flows_.oldest();
@@ -158,15 +212,23 @@ void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t capl
         c_.flows_evicted++;
       }
     }
-    id = flows_.insert(h, local, remote, lport, rport, t);
-    flows_[id].pair = pairs_.acquire(local, remote);
+    id = flows_.insert(q.hash, key, now_);
+    const uint32_t pair = id == kNil ? PairTable::kNoPair : pairs_.acquire(key.local, key.remote);
+    if (pair == PairTable::kNoPair) {
+      // No memory for the flow or its host pair (mmap(2) refused): the
+      // packet is dropped for lack of room, as an evicted flow would be.
+      if (id != kNil) flows_.remove(id);
+      c_.flows_evicted++;
+      return;
+    }
+    flows_[id].pair = pair;
     c_.flows_created++;
-  } else if (Sampler::new_connection(flows_[id], p, from_local)) {
+  } else if ((p.flags & kSyn) && Sampler::new_connection(flows_[id], p, from_local)) {
     // Port reuse: a new connection on a known 5-tuple.
     sampler_.reset(flows_[id]);
     flows_.mark_closed(id, false);
   }
-  flows_.touch(id, t);
+  flows_.touch(id, now_);
   Flow& f = flows_[id];
 
   Taken taken;
@@ -182,12 +244,17 @@ void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t capl
       Sample s;
       s.ts_ns = t;
       s.rtt_ns = taken.rtt[i];
-      s.local = f.local;
-      s.remote = f.remote;
-      s.lport = f.lport;
-      s.rport = f.rport;
+      s.local = f.key.local;
+      s.remote = f.key.remote;
+      s.lport = f.key.lport;
+      s.rport = f.key.rport;
       s.kind = taken.kind[i];
       samples_.push_back(s);
+      if (samples_.size() >= 4096) {
+        flush_samples();
+        last_flush_ = now_;
+        next_event_ = std::min(next_event_, last_flush_ + kSampleFlush);
+      }
     }
   }
   if (p.flags & (kFin | kRst)) flows_.mark_closed(id, true);

@@ -10,9 +10,15 @@ namespace {
 constexpr int kRawClasses = SlabPool<float>::kClasses;
 constexpr uint32_t kRawMax = SlabPool<float>::class_size(kRawClasses - 1);
 
-uint32_t pair_hash(const Addr& l, const Addr& r) { return mix_hash(l.lo() ^ r.hi(), r.lo() ^ l.hi()); }
-
 }  // namespace
+
+uint32_t PairTable::pair_hash(const Addr& l, const Addr& r) const {
+  uint64_t h = hash_fold(seed_, l.hi());
+  h = hash_fold(h, l.lo());
+  h = hash_fold(h, r.hi());
+  h = hash_fold(h, r.lo());
+  return hash_finish(h);
+}
 
 int hist_bucket(uint64_t ns) {
   // Bucket row 0 holds [0, 1024) ns in 16 ns steps; row k >= 1 holds the
@@ -36,7 +42,7 @@ double hist_value(int bucket) {
 // bits) per interval in slab blocks (64 MB at most), then a dense histogram. Raw values keep percentiles exact for the
 // common case of few samples per pair and interval.
 PairTable::PairTable(bool soften, uint32_t max_pairs)
-    : soften_(soften), index_(max_pairs), raw_(64u << 20) {}
+    : soften_(soften), seed_(random_seed()), index_(max_pairs), raw_(64u << 20) {}
 
 size_t PairTable::bytes() const {
   return pairs_.bytes() + index_.bytes() + raw_.bytes() + dense_.size() * kHistBuckets * 4;
@@ -50,6 +56,7 @@ uint32_t PairTable::acquire(const Addr& local, const Addr& remote) {
   });
   if (id == HashIndex::kNotFound) {
     id = pairs_.alloc();
+    if (id == ChunkedPool<Pair>::kNone) return kNoPair;
     Pair& p = pairs_[id];
     std::memset(&p, 0, sizeof p);
     p.local = local;
@@ -57,7 +64,11 @@ uint32_t PairTable::acquire(const Addr& local, const Addr& remote) {
     p.hash = h;
     p.in_use = true;
     p.store = SlabPool<float>::kNone;
-    index_.insert(h, id);
+    if (!index_.insert(h, id)) {
+      p.in_use = false;
+      pairs_.free(id);
+      return kNoPair;
+    }
   }
   pairs_[id].flows++;
   return id;

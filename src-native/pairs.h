@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "addr.h"
@@ -19,7 +20,10 @@ class PairTable {
   // soften: RFC 6298 SRTT/RTTVAR (true) or running means (false).
   PairTable(bool soften, uint32_t max_pairs);
 
-  // Finds or creates the pair and counts one more live flow on it.
+  static constexpr uint32_t kNoPair = 0xffffffffu;
+
+  // Finds or creates the pair and counts one more live flow on it; kNoPair
+  // when the system has no memory for a new one.
   uint32_t acquire(const Addr& local, const Addr& remote);
   // One flow of the pair ended. The pair is freed once it has neither live
   // flows nor unreported samples.
@@ -56,7 +60,10 @@ class PairTable {
   double percentile(Pair& p, double q, std::vector<float>& scratch);
   void free_pair(uint32_t id);
 
+  uint32_t pair_hash(const Addr& l, const Addr& r) const;
+
   bool soften_;
+  uint64_t seed_;  // of the pair hash (random_seed())
   ChunkedPool<Pair> pairs_;
   HashIndex index_;
   SlabPool<float> raw_;                       // raw samples, nanoseconds

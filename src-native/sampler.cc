@@ -159,7 +159,7 @@ void Sampler::outgoing(Flow& f, const TcpPacket& p, int64_t t, Taken* out) {
   // the latest in-order segment it received). Only a pure ACK, only the
   // first packet with its TSval, only while nothing of ours is outstanding.
   if ((p.flags & kAck) && !syn && !fin && p.payload == 0 && p.has_ts && (f.state & kRcvInit) &&
-      !(f.state & kTsPending) && f.snd_una == f.snd_max &&
+      !(f.state & kTsPending) && f.snd_una == f.snd_max && f.ring_count == 0 &&
       (!(f.state & kLastTsval) || p.tsval != f.last_tsval)) {
     f.tsp_val = p.tsval;
     f.tsp_t = t;
