@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <new>
 
 namespace prtt {
 namespace {
@@ -159,7 +160,20 @@ void Worker::run() {
       return;
     }
   }
-  engine_.reset(new Engine(eo, this));
+  try {
+    engine_.reset(new Engine(eo, this));
+  } catch (const std::bad_alloc&) {
+    // The flow table reserves address space for maxFlows entries up front.
+    mailbox_->post(error_event("OUT_OF_MEMORY",
+                               "not enough memory for a flow table of " +
+                                   std::to_string(eo.max_flows) +
+                                   " flows: lower maxFlows (--max-flows)"),
+                   live);
+    Event end;
+    end.type = Event::Type::kEnd;
+    mailbox_->post(std::move(end), live);
+    return;
+  }
   {
     Event ready;
     ready.type = Event::Type::kReady;

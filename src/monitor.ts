@@ -78,7 +78,7 @@ export function validateOptions(options: RttMonitorOptions): void {
   checkNumber(options, 'idleTtl', 0.001, 1e7, false);
   checkNumber(options, 'expTtl', 0, 1e7, false);
   checkNumber(options, 'reportInterval', 0.001, 1e7, false);
-  checkNumber(options, 'maxFlows', 1, 2 ** 30, true);
+  checkNumber(options, 'maxFlows', 1, 2 ** 26, true);
   checkAddresses('local', options.local);
   checkAddresses('exclude', options.exclude);
   for (const k of ['soften', 'samples'] as const) {

@@ -134,6 +134,7 @@ export type RttErrorCode =
   | 'LOCAL_ADDRESS_UNKNOWN'
   | 'CAPTURE_FAILED'
   | 'PCAP_MISSING'
+  | 'OUT_OF_MEMORY'
   | 'CONFIG_INVALID'
   | 'CONFIG_UNREADABLE'
   | 'USAGE';
