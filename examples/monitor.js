@@ -8,4 +8,7 @@ monitor.on('report', (pairs) => {
 });
 monitor.on('error', (err) => console.error(`${err.code}: ${err.message}`));
 process.once('SIGINT', () => monitor.stop());
-monitor.start().catch((err) => { console.error(`${err.code}: ${err.message}`); process.exitCode = 1; });
+monitor.start().catch((err) => {
+  console.error(`${err.code}: ${err.message}`);
+  process.exitCode = 1;
+});
