@@ -9,6 +9,7 @@
  * process.exit() must not be lost.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical' | 'off';
 
@@ -106,6 +107,9 @@ export class Logger {
    * is fatal (it is not for the daemon: it falls back to stderr).
    */
   setFile(file: string): void {
+    // Like go-metro's seelog rolling file: a missing directory is created
+    // (a fresh host has no /var/log/datadog until the Agent made one).
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
     const fd = fs.openSync(file, 'a', 0o640);
     this.closeFile();
     this.file = file;

@@ -290,7 +290,14 @@ class Instance {
     } catch (err) {
       this.monitor = undefined;
       const e = err instanceof RttError ? err : new RttError('CAPTURE_FAILED', String(err));
-      throw new RttError(e.code, `${this.name}: ${e.message}`, { cause: e });
+      let fix = '';
+      if (e.code === 'FILE_UNREADABLE') {
+        fix =
+          this.plan.where === 'command line'
+            ? '; check the path after --pcap and that this user may read the file'
+            : `; check pcap: in ${this.plan.where} (a relative path is taken beside the configuration file, then in the working directory) and that this user may read the file`;
+      }
+      throw new RttError(e.code, `${this.name}: ${e.message}${fix}`, { cause: e });
     }
     this.phase = 'running';
     if (m.local.length > 0) log.log(level, `${this.name}: local addresses ${m.local.join(', ')}`);

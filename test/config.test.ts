@@ -117,6 +117,18 @@ describe('go-metro configuration: the documented example and extensions', () => 
     assert.equal(d.init.expTtl, 17);
   });
 
+  it('log_level: every spelling, any case (go-metro lost err, crit, warning and warn to its switch statement)', () => {
+    const want: Record<string, string> = { trace: 'trace', DEBUG: 'debug', Info: 'info', warn: 'warn', WARNING: 'warn', error: 'error', err: 'error', critical: 'critical', Crit: 'critical' };
+    for (const [spelling, level] of Object.entries(want)) {
+      const c = parseConfig(`init_config:\n  log_level: ${spelling}\ninstances:\n  - interface: eth0\n`, 'f.yaml');
+      assert.equal(c.init.logLevel, level, spelling);
+      assert.deepEqual(c.warnings, []);
+    }
+    const bad = parseConfig('init_config:\n  log_level: loud\ninstances:\n  - interface: eth0\n', 'f.yaml');
+    assert.equal(bad.init.logLevel, 'info');
+    assert.deepEqual(bad.warnings, ['f.yaml: init_config.log_level: unknown log level "loud", using info (levels: trace, debug, info, warn, error, critical), line 2']);
+  });
+
   it('reads YAML 1.1 booleans as go-metro (yaml.v2) did', () => {
     const c = parseConfig('init_config:\n  log_to_file: yes\ninstances:\n  - interface: eth0\n    sample: on\n    sample_duration: 10\n    sample_interval: 50\n', 'f.yaml');
     assert.equal(c.init.logToFile, true);

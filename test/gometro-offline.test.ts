@@ -370,6 +370,73 @@ describe('go-metro drop-in: DogStatsD from the DD_* environment, the file winnin
   });
 });
 
+describe('go-metro drop-in: whitelists in the BPF filter, IPv4 and IPv6, addresses and CIDR blocks', function () {
+  this.timeout(60000);
+
+  async function reportsWith(args: string[]): Promise<Array<Record<string, unknown>>> {
+    const r = await runCli([...args, '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    return jsonLines(r.stdout).filter((o) => o.type === 'report');
+  }
+
+  it('IPv4: an address or a block holding the remote end lets the flow through; others do not', async () => {
+    const base = ['--pcap', TCP_PCAP, '--local', '192.168.1.116'];
+    assert.equal((await reportsWith([...base, '--ips', '107.6.106.0/24'])).length, 1);
+    assert.equal((await reportsWith([...base, '--ips', '107.6.0.0/16,10.0.0.1'])).length, 1);
+    assert.equal((await reportsWith([...base, '--ips', '107.6.107.0/24'])).length, 0);
+  });
+
+  it('IPv6: go-metro\'s "host A" terms and CIDR "net" terms compile and match on an IPv6 capture', async () => {
+    const c = new Conversation({ client: { addr: '2001:db8:1::2', port: 40000, isn: 1000 }, server: { addr: '2001:db8:2::80', port: 443, isn: 9000 } });
+    c.handshake(0, 25_000, 25_100);
+    c.data(30_000, 'client', 200);
+    c.ack(55_000, 'server');
+    const pcap = capture(c.records(), { name: 'v6' });
+    const base = ['--pcap', pcap, '--local', '2001:db8:1::2'];
+    for (const ips of ['2001:db8:2::80', '2001:DB8:2:0::80', '2001:db8:2::/48', '2001:db8::/32,10.0.0.1']) {
+      const got = await reportsWith([...base, '--ips', ips]);
+      assert.equal(got.length, 1, ips);
+      assert.deepEqual([got[0]?.src, got[0]?.dst, got[0]?.samples, got[0]?.rtt_ms], ['2001:db8:1::2', '2001:db8:2::80', 2, 25], ips);
+    }
+    for (const ips of ['2001:db8:2::81', '2001:db8:3::/48']) assert.equal((await reportsWith([...base, '--ips', ips])).length, 0, ips);
+  });
+
+  it('a whitelist of only the live interface\'s own addresses is refused before capture starts (exit 2)', async () => {
+    const r = await runCli(['--interface', 'lo', '--ips', '127.0.0.1,::1', '--no-statsd']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /passive-rtt: command line \(lo\): the whitelist \(127\.0\.0\.1, ::1\) holds only this host's own addresses, so there is no remote end to measure; list remote hosts under ips:\/hosts: \(or --ips\/--hosts\)/);
+  });
+});
+
+describe('go-metro drop-in: log files', function () {
+  this.timeout(60000);
+
+  it('log_to_file with log_file in a directory that does not exist yet: created, rotated by size (log_max_bytes, log_max_files)', async () => {
+    const dir = path.join(tmp, 'logs', 'nested');
+    const file = path.join(dir, 'passive-rtt.log');
+    const cfg = writeFile('logfile.yaml', [
+      'init_config:',
+      '  log_to_file: true',
+      `  log_file: ${file}`,
+      '  log_level: Trace',
+      '  log_max_bytes: 1024',
+      '  log_max_files: 2',
+      'instances:',
+      '  - interface: file',
+      `    pcap: ${TCP_PCAP}`,
+      '    local_ips: [192.168.1.116]',
+    ]);
+    for (let i = 0; i < 4; i++) {
+      const r = await runCli(['-cfg', cfg, '--no-statsd']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '', 'everything goes to the file');
+    }
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['passive-rtt.log', 'passive-rtt.log.1', 'passive-rtt.log.2']);
+    for (const f of fs.readdirSync(dir)) assert.ok(fs.statSync(path.join(dir, f)).size <= 1024, f);
+    assert.match(fs.readFileSync(file, 'utf8'), /INFO \| passive-rtt \| all capture files read; exiting\n$/);
+  });
+});
+
 describe('go-metro drop-in: warnings once, exit statuses', function () {
   this.timeout(60000);
 
@@ -400,6 +467,20 @@ describe('go-metro drop-in: warnings once, exit statuses', function () {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /cannot resolve whitelisted host no-such-host\.invalid: .*\(check the name and the DNS configuration\)/);
     assert.match(r.stderr, /passive-rtt: command line \(file .*\): none of the whitelisted hosts \(no-such-host\.invalid\) resolves, so there is nothing to capture; check the names and the DNS configuration/);
+  });
+
+  it('an unreadable capture file: exit 2, the cause and where a relative pcap: was looked for', async () => {
+    const cfg = writeFile('nopcap.yaml', ['instances:', '  - interface: file', '    pcap: captures/missing.pcap', '    local_ips: [10.0.0.1]']);
+    const r = await runCli(['-cfg', cfg, '--no-statsd']);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr.split('\n').slice(-2).join('\n'),
+      `passive-rtt: instances[0] (file ${path.join(tmp, 'captures', 'missing.pcap')}): cannot read capture file ${path.join(tmp, 'captures', 'missing.pcap')}: No such file or directory; ` +
+        'check pcap: in instances[0] (a relative path is taken beside the configuration file, then in the working directory) and that this user may read the file\n',
+    );
+    const c = await runCli(['--pcap', '/nonexistent/x.pcap']);
+    assert.equal(c.code, 2);
+    assert.match(c.stderr, /cannot read capture file \/nonexistent\/x\.pcap: No such file or directory; check the path after --pcap and that this user may read the file\n$/);
   });
 
   it('exit 2 for configuration errors, with the file, key path and line', async () => {
