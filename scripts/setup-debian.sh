@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages passive-rtt needs, then the npm
 # dependencies (which build the addon and the TypeScript).
-#   scripts/setup-debian.sh          runtime: libpcap (and its headers to build the addon)
+#   scripts/setup-debian.sh          runtime: libpcap, and a compiler for the addon
+#                                    (its headers too: bench/ links libpcap, and a test
+#                                    checks src-native/pcap_api.h against them)
 #   scripts/setup-debian.sh --test   also what the test suite uses: tshark, tcpdump,
-#                                    tcpreplay, iproute2, clang/libFuzzer, valgrind
+#                                    tcpreplay, iproute2, clang/libFuzzer, valgrind,
+#                                    clang-format (npm run lint)
 # Run as root (or through sudo). Packages already installed are not fetched again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libpcap0.8 libpcap-dev g++ make python3)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(tshark tcpdump tcpreplay iproute2 procps util-linux clang libclang-rt-14-dev libfuzzer-14-dev valgrind)
+  packages+=(tshark tcpdump tcpreplay iproute2 procps util-linux clang libclang-rt-14-dev libfuzzer-14-dev valgrind clang-format)
 fi
 
 missing=()
