@@ -220,6 +220,15 @@ describe('packaging: npm pack, then an install that compiles nothing', function 
     assert.equal(stats?.packets, 16);
   });
 
+  it("scripts/smoke-package.sh (the release workflow's check on every platform) passes on the package", async () => {
+    const r = await mustRun('sh', [path.join(REPO, 'scripts', 'smoke-package.sh'), path.join(tmp, pack.filename)], { env: cleanEnv() });
+    assert.match(
+      r.stdout,
+      new RegExp(`^smoke: ${process.platform}-${process.arch} node ${process.version}: ${prebuild.replace(/\./g, '\\.')}, libpcap\\.so`, 'm'),
+    );
+    assert.match(r.stdout, /^smoke: handshake 74\.599, data 72\.322, ts 69\.204, data 74\.253 ms; report p50 72\.322 ms/m);
+  });
+
   it('the prebuild exports only the Node-API entry points and does not link libpcap', async function () {
     if (!have('nm') || !have('readelf')) this.skip();
     const file = path.join(installed, prebuild);
