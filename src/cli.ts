@@ -128,7 +128,14 @@ function sleep(ms: number): Promise<void> {
  * Runs the command; resolves with the exit status (0 done, 1 runtime
  * failure, 2 usage or configuration error).
  */
-export async function main(argv: readonly string[], env: DatadogEnv = process.env as DatadogEnv): Promise<number> {
+/** Signals caught by the launcher before main() could install its handlers. */
+export interface EarlySignals {
+  signals: readonly NodeJS.Signals[];
+  /** Removes the launcher's handlers (called once main's own are in place). */
+  release(): void;
+}
+
+export async function main(argv: readonly string[], env: DatadogEnv = process.env as DatadogEnv, early?: EarlySignals): Promise<number> {
   let opts: CliOptions;
   try {
     opts = parseArgs(argv);
@@ -147,6 +154,52 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
   const cliOnly = opts.config === undefined && (opts.interface !== undefined || opts.pcap !== undefined);
   const logger = new Logger({ level: opts.logLevel ?? (cliOnly ? 'warn' : DEFAULTS.logLevel) });
 
+  // Signals: installed first, so that a SIGTERM while the configuration is
+  // read or names are resolved still ends the process with status 0 (Node's
+  // default would be death by the signal, status 143).
+  let stopRequested: (sig: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => {
+    stopRequested = resolve;
+  });
+  let signalled = false;
+  const onStop = (sig: NodeJS.Signals): void => {
+    if (signalled) {
+      logger.warn(`${sig} again: exiting now`);
+      process.exit(0);
+    }
+    signalled = true;
+    logger.info(`${sig} received: flushing the last report and exiting`);
+    // The deadline is a backstop; a normal stop takes a few milliseconds.
+    setTimeout(() => {
+      logger.error(`shutdown took longer than ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`);
+      process.exit(0);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    stopRequested(sig);
+  };
+  const onHup = (): void => logger.reopen();
+  process.on('SIGINT', onStop);
+  process.on('SIGTERM', onStop);
+  process.on('SIGHUP', onHup);
+  const cleanup = (): void => {
+    process.off('SIGINT', onStop);
+    process.off('SIGTERM', onStop);
+    process.off('SIGHUP', onHup);
+  };
+  // Both sets of handlers were in place for a moment: no signal fell between them.
+  early?.release();
+  const first = early?.signals[0];
+  if (first !== undefined) onStop(first);
+
+  try {
+    return await runMain(opts, env, logger, cliOnly, stopped);
+  } finally {
+    cleanup();
+    logger.close();
+  }
+}
+
+/** Everything after the signal handlers are in place; `stopped` resolves on SIGINT/SIGTERM. */
+async function runMain(opts: CliOptions, env: DatadogEnv, logger: Logger, cliOnly: boolean, stopped: Promise<string>): Promise<number> {
   let config: MetroConfig | undefined;
   if (!cliOnly) {
     const file = opts.config ?? DEFAULTS.configFile;
@@ -159,7 +212,7 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
         // Started by the Agent's supervisor without a go-metro.yaml: exit 0
         // after a pause, as go-metro did, instead of a restart loop.
         logger.warn(`${(err as Error).message}; nothing to do, exiting with status 0 in ${MISSING_CONFIG_SLEEP_MS / 1000} s (go-metro behaviour)`);
-        await sleep(MISSING_CONFIG_SLEEP_MS);
+        await Promise.race([sleep(MISSING_CONFIG_SLEEP_MS), stopped]);
         return 0;
       }
       if (missing && opts.config === undefined) {
@@ -232,37 +285,6 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
   beforeOutput = () => runner.clearProgress();
   logger.setBeforeWrite(beforeOutput);
 
-  // Signals: installed before the capture starts, so a SIGTERM during
-  // start-up is honoured too.
-  let stopRequested: (sig: string) => void = () => {};
-  const stopped = new Promise<string>((resolve) => {
-    stopRequested = resolve;
-  });
-  let signalled = false;
-  const onStop = (sig: NodeJS.Signals): void => {
-    if (signalled) {
-      logger.warn(`${sig} again: exiting now`);
-      process.exit(0);
-    }
-    signalled = true;
-    logger.info(`${sig} received: flushing the last report and exiting`);
-    // The deadline is a backstop; a normal stop takes a few milliseconds.
-    setTimeout(() => {
-      logger.error(`shutdown took longer than ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`);
-      process.exit(0);
-    }, SHUTDOWN_DEADLINE_MS).unref();
-    stopRequested(sig);
-  };
-  const onHup = (): void => logger.reopen();
-  process.on('SIGINT', onStop);
-  process.on('SIGTERM', onStop);
-  process.on('SIGHUP', onHup);
-  const cleanup = (): void => {
-    process.off('SIGINT', onStop);
-    process.off('SIGTERM', onStop);
-    process.off('SIGHUP', onHup);
-  };
-
   try {
     const { started, failures } = await runner.start();
     if (started > 0 || logger.getFile() !== undefined) for (const f of failures) logger.error(f.error.message);
@@ -295,7 +317,6 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
     await statsd?.close(500);
     return fail(logger, err);
   } finally {
-    cleanup();
     runner.clearProgress();
     beforeOutput = () => {};
     logger.setBeforeWrite(undefined);
@@ -304,12 +325,12 @@ export async function main(argv: readonly string[], env: DatadogEnv = process.en
 }
 
 /** Entry point of bin/passive-rtt.js: runs main() and exits with its status once stdout is flushed. */
-export function run(): void {
+export function run(early?: EarlySignals): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     // `passive-rtt … | head`: the reader went away; that is not a failure.
     if (err.code === 'EPIPE') process.exit(0);
   });
-  main(process.argv.slice(2)).then(
+  main(process.argv.slice(2), process.env as DatadogEnv, early).then(
     (code) => process.stdout.write('', () => process.exit(code)),
     (err: unknown) => {
       process.stderr.write(`passive-rtt: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -483,6 +483,24 @@ describe('go-metro drop-in: warnings once, exit statuses', function () {
     assert.match(c.stderr, /cannot read capture file \/nonexistent\/x\.pcap: No such file or directory; check the path after --pcap and that this user may read the file\n$/);
   });
 
+  it('go-metro style without a configuration waits 5 s for supervisord, but SIGTERM ends the wait at once with status 0', async () => {
+    const child = spawn(process.execPath, [BIN, '-cfg=' + path.join(tmp, 'absent.yaml')], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const waiting = new Promise<void>((resolve) =>
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('nothing to do, exiting with status 0 in 5 s')) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await waiting;
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+    assert.match(stderr, /cannot read configuration .*absent\.yaml: ENOENT; create it \(see examples\/go-metro\.yaml\) or pass another with --config FILE/);
+  });
+
   it('exit 2 for configuration errors, with the file, key path and line', async () => {
     const cfg = writeFile('bad-port.yaml', ['init_config:', '  statsd_port: 8125', 'instances:', '  - interface: file', `    pcap: ${TCP_PCAP}`, '  - interface: eth0', '    ips: [10.0.0.5]', '    sample: true', '    sample_duration: soon']);
     const r = await runCli(['-cfg', cfg]);
