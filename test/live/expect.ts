@@ -32,6 +32,20 @@ import type { RttSample } from '../../src';
 import type { CapFrame } from './capture';
 import type { FwdLog, FwdRecord } from './netns';
 
+/**
+ * Per-sample precision against the independent capture of the same frames
+ * (capture.ts): both captures get the kernel's one time stamp per packet in
+ * nanoseconds; unix seconds in a double keep ~0.25 us, so two of them and a
+ * difference stay within a few microseconds.
+ */
+export const CAPTURE_PRECISION_MS = 0.005;
+/**
+ * Slack between the forwarder's clocks and the capture's: the record's times
+ * are CLOCK_MONOTONIC mapped to CLOCK_REALTIME through one pair of readings
+ * taken together at the forwarder's start (no clock discipline runs here).
+ */
+export const CLOCK_SLACK_MS = 0.05;
+
 const SYN = 0x02;
 const FIN = 0x01;
 
@@ -57,6 +71,9 @@ export interface Matched {
   diffMs: number;
   /** expectedMs - recordMs: the capture point <-> delay line hops, both ways (null without a capture). */
   hopMs: number | null;
+  /** The captured frames: the one that closed the sample and the segment it timed (null when not captured). */
+  capClosing: CapFrame | null;
+  capSeg: CapFrame | null;
   /** Parts of the record's figure: hold of the segment, peer turnaround, hold of the answer. */
   holdOutMs: number;
   peerMs: number;
@@ -253,6 +270,8 @@ export function matchSamples(log: FwdLog, samples: readonly RttSample[], capture
       expectedMs,
       diffMs: s.rttMs - expectedMs,
       hopMs: capClosing && capSeg ? expectedMs - recordMs : null,
+      capClosing: capClosing && capSeg ? capClosing : null,
+      capSeg: capClosing && capSeg ? capSeg : null,
       // A lost segment has no release: its part is then all "turnaround".
       holdOutMs: seg.fate === 'F' ? (seg.written - seg.arrival) / 1e6 : 0,
       peerMs: (close.arrival - (seg.fate === 'F' ? seg.written : seg.arrival)) / 1e6,

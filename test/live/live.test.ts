@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { HostPairReport, RttSample } from '../../src';
 import { Tcpdump, type CapFrame } from './capture';
-import { matchSamples, type Matched, type MatchResult } from './expect';
+import { CAPTURE_PRECISION_MS, CLOCK_SLACK_MS, matchSamples, type Matched, type MatchResult } from './expect';
 import { Bed, buildForwarder, liveSkipReason, type BedOptions, type FwdLog, type FwdRecord } from './netns';
 import { median, MonitorProc, printTable, quantile, sortedOf, TABLE, runTraffic, type MonitorResult, type Program, type SsConn, type TrafficRun } from './scenario';
 
@@ -27,18 +27,14 @@ const RR_SERVER = { connections: 4, requests: 30, requestBytes: 300, responseByt
 const HOST_OPENS = 2 + RR_CLIENT.connections;
 
 /**
- * Per-sample precision against the independent capture of the same frames
- * (capture.ts): both captures get the kernel's one time stamp per packet in
- * nanoseconds; unix seconds in a double keep ~0.25 us, so two of them and a
- * difference stay within a few microseconds.
+ * The host stack's own time between the capture point and TCP, both ways,
+ * which no capture sees: the kernel's RTT figures may exceed the monitor's by
+ * it. It is microseconds here (the kernel's minrtt against the monitor's least
+ * sample shows it in every run's output); a busy machine can hold an ACK in a
+ * socket's backlog while the application has the socket locked (and is
+ * preempted), for a scheduler slice or so.
  */
-const CAPTURE_PRECISION_MS = 0.005;
-/**
- * Slack between the forwarder's clocks and the capture's: the record's times
- * are CLOCK_MONOTONIC mapped to CLOCK_REALTIME through one pair of readings
- * taken together at the forwarder's start (no clock discipline runs here).
- */
-const CLOCK_SLACK_MS = 0.05;
+const HOST_STACK_MS = 1;
 
 interface Scenario {
   title: string;
@@ -155,7 +151,7 @@ async function runScenario(sc: Scenario): Promise<Run> {
       }
       dump = await Tcpdump.start(bed, bed.hostNs, bed.hostIf, path.join(bed.tmpDir, 'capture.pcap'));
       const progs = programs(bed, sc.v6 ?? false, 2500);
-      const traffic = await runTraffic(bed, progs, { maxMs: 25000, ssAtMs: [1200, 2200] });
+      const traffic = await runTraffic(bed, progs, { maxMs: 25000, ssAtMs: [500, 1200, 2200] });
       // Let the last ACKs and FINs cross the delay line before stopping.
       await new Promise((resolve) => setTimeout(resolve, 4 * sc.bed.delayMs + 300));
       await mon.stop();
@@ -264,12 +260,52 @@ interface KernelRow {
   /** The monitor's smallest sample of the connection captured before ss started, and before it returned. */
   minBefore: number | null;
   minAfter: number;
-  /** RFC 6298 SRTT over the monitor's samples of the connection, as of ss's start and return. */
-  srttBefore: number | null;
-  srttAfter: number;
+  /** The modelled kernel SRTT (kernelModel) over ss's run: its value at the start, and the range while ss ran. */
+  modelLo: number;
+  modelHi: number;
+  /** The longest modelled kernel sample of the connection until ss returned. */
+  modelMax: number;
   monitorMedian: number;
   /** The record shows the host retransmitting on this connection. */
   retransmitted: boolean;
+}
+
+/**
+ * The kernel's own RTT samples of a connection, modelled from the capture:
+ * one per ACK that acknowledges new data, like the monitor's, but timed from
+ * the oldest newly acknowledged segment (net/ipv4/tcp_input.c,
+ * tcp_clean_rtx_queue(): seq_rtt_us from first_ackt, which feeds
+ * tcp_rtt_estimator() and so srtt), where the monitor times the newest. So a
+ * kernel sample is the monitor's plus the time between the two segments'
+ * transmissions, which the capture shows: the segment that carried the byte
+ * at the ACK point before this ACK (snd_una) against the one the sample timed.
+ */
+function kernelModel(run: Run, lport: number, pport: number, handshakeOnly: boolean): { ts: number; ms: number }[] {
+  const mine = run.match.matched.filter((m) => m.sample.sport === lport && m.sample.dport === pport && (!handshakeOnly || m.sample.kind === 'handshake'));
+  const inFrames = run.capture.filter((f) => f.sport === pport && f.dport === lport).sort((a, b) => a.tsMs - b.tsMs);
+  const outFrames = run.capture.filter((f) => f.sport === lport && f.dport === pport && (f.plen > 0 || (f.flags & 0x03) !== 0)).sort((a, b) => a.tsMs - b.tsMs);
+  // The highest ACK number before each incoming frame: the host's snd_una then.
+  const una = new Map<CapFrame, number | null>();
+  let high: number | null = null;
+  for (const f of inFrames) {
+    una.set(f, high);
+    if (f.flags & 0x10 && (high === null || ((f.ack - high) | 0) > 0)) high = f.ack;
+  }
+  return mine.map((m) => {
+    const close = m.capClosing;
+    const seg = m.capSeg;
+    if (!close || !seg || m.sample.kind !== 'data') return { ts: m.sample.ts, ms: m.sample.rttMs };
+    const u = una.get(close) ?? null;
+    let oldest = seg;
+    if (u !== null) {
+      for (const o of outFrames) {
+        if (o.tsMs > seg.tsMs) break;
+        const end = (o.seq + o.plen + (o.flags & 0x03 ? 1 : 0)) >>> 0;
+        if (((o.seq - u) | 0) <= 0 && ((end - u) | 0) > 0) oldest = o; // the latest transmission carrying byte snd_una
+      }
+    }
+    return { ts: m.sample.ts, ms: m.sample.rttMs + (seg.tsMs - oldest.tsMs) };
+  });
 }
 
 function kernelRows(run: Run): KernelRow[] {
@@ -296,14 +332,30 @@ function kernelRows(run: Run): KernelRow[] {
     const before = mine.filter((s) => s.ts * 1e3 < (c.before ?? Infinity)).map((s) => s.rttMs);
     const after = mine.filter((s) => s.ts * 1e3 <= (c.after ?? Infinity)).map((s) => s.rttMs);
     if (after.length === 0) continue;
+    // The modelled kernel SRTT as of ss's start, and every value it took while ss ran.
+    let srtt: number | null = null;
+    let lo = Infinity;
+    let hi = -Infinity;
+    let max = -Infinity;
+    for (const k of kernelModel(run, c.lport, c.pport, group === 'download')) {
+      if (k.ts * 1e3 > (c.after ?? Infinity)) break;
+      max = Math.max(max, k.ms);
+      srtt = srtt === null ? k.ms : 0.875 * srtt + 0.125 * k.ms;
+      if (k.ts * 1e3 < (c.before ?? Infinity)) lo = hi = srtt;
+      else {
+        lo = Math.min(lo, srtt);
+        hi = Math.max(hi, srtt);
+      }
+    }
     out.push({
       port: `${group} ${key}`,
       kernelMin: c.minRttMs,
       kernelSrtt: c.rttMs,
       minBefore: before.length ? Math.min(...before) : null,
       minAfter: Math.min(...after),
-      srttBefore: srttOf(before),
-      srttAfter: srttOf(after) as number,
+      modelLo: lo,
+      modelHi: hi,
+      modelMax: max,
       monitorMedian: median(after),
       retransmitted: sentTwice.has(key),
     });
@@ -420,8 +472,23 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         const fwd = run.log.records.filter((r) => r.fate === 'F');
         const late = sortedOf(fwd.map((r) => (r.written - r.planned) / 1e6));
         const holds = sortedOf(fwd.map((r) => (r.written - r.arrival) / 1e6));
-        console.log(`      ${fwd.length} frames forwarded; release later than planned: p50 ${quantile(late, 0.5).toFixed(3)} p99 ${quantile(late, 0.99).toFixed(3)} max ${late[late.length - 1].toFixed(3)} ms; hold p50 ${quantile(holds, 0.5).toFixed(3)} ms`);
-        assert.ok(quantile(late, 0.5) < 0.1, 'the forwarder releases frames late at the median: the bed is too busy to prove anything');
+        // One thread writes every frame, and a write(2) to a TAP runs the
+        // receiving namespace's stack before it returns: frames due together
+        // (a burst of a window, or frames bunched by order-keeping jitter)
+        // leave one write apart, like frames on a link. What the forwarder
+        // itself answers for is starting each write on time: after the frame
+        // was due and the write before it was done (taken here as the next
+        // write's start: the loop does nothing else in between).
+        const byWrite = [...fwd, ...run.log.records.filter((r) => r.fate === 'E')].sort((a, b) => a.written - b.written);
+        const ownLate = sortedOf(byWrite.map((r, i) => (r.written - Math.max(r.planned, i > 0 ? byWrite[i - 1].written : 0)) / 1e6));
+        console.log(
+          `      ${fwd.length} frames forwarded; release later than planned: p50 ${quantile(late, 0.5).toFixed(3)} p99 ${quantile(late, 0.99).toFixed(3)} max ${late[late.length - 1].toFixed(3)} ms, of which the forwarder's own: p50 ${quantile(ownLate, 0.5).toFixed(3)} p99 ${quantile(ownLate, 0.99).toFixed(3)} ms; hold p50 ${quantile(holds, 0.5).toFixed(3)} ms`,
+        );
+        // The bed's precision (delayfwd.c: SCHED_FIFO, sleep, then spin the last 100 us).
+        assert.ok(quantile(ownLate, 0.5) < 0.1, "the forwarder's own release lateness at the median: the bed is too busy to prove anything");
+        // Late releases are in the record (written), so every figure judged
+        // against the record carries them; early ones would break the injected delay.
+        assert.ok(fwd.every((r) => r.written >= r.planned), 'a frame was released before its time');
         assert.ok(holds[0] >= run.floorMs / 2 - 0.001, `a frame was held ${holds[0]} ms, less than the configured minimum`);
         const lossPct = sc.bed.lossPct ?? 0;
         const lost = run.log.records.filter((r) => r.fate === 'L').length;
@@ -580,11 +647,14 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         const rows = kernelRows(run);
         for (const r of rows) {
           console.log(
-            `      ${r.port}: kernel minrtt ${r.kernelMin} srtt ${r.kernelSrtt} ms | monitor min ${r.minBefore?.toFixed(3)} (${r.minAfter.toFixed(3)} with ss's own run time) srtt ${r.srttBefore?.toFixed(3)}..${r.srttAfter.toFixed(3)} median ${r.monitorMedian.toFixed(3)} ms${r.retransmitted ? ' (retransmissions)' : ''}`,
+            `      ${r.port}: kernel minrtt ${r.kernelMin} srtt ${r.kernelSrtt} ms | monitor min ${r.minBefore?.toFixed(3)} (${r.minAfter.toFixed(3)} counting ss's own run) median ${r.monitorMedian.toFixed(3)} ms, kernel's srtt modelled from the capture ${r.modelLo.toFixed(3)}..${r.modelHi.toFixed(3)} ms${r.retransmitted ? ' (retransmissions)' : ''}`,
           );
         }
         assert.ok(rows.length >= 1, 'no connection of the test traffic in ss -tin');
         for (const r of rows) {
+          // After a retransmission the kernel may time from TSecr in 1 ms
+          // ticks (tcp_ack_update_rtt(), TCP_TS_HZ): up to a tick low.
+          const tick = r.retransmitted ? 1 : 0;
           if (r.kernelMin !== null) {
             // minrtt is the least of the kernel's RTT samples, and each of
             // them times the newest segment an ACK acknowledges (net/ipv4/
@@ -593,18 +663,27 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
             // rule. The kernel's clock points lie inside the capture points
             // (it stamps a segment before the capture sees it leave and an
             // ACK after the capture saw it come), so its figure for an ACK is
-            // never below the monitor's. After a retransmission the kernel
-            // may time from TSecr in 1 ms ticks (TCP_TS_HZ), one tick low.
-            const below = r.retransmitted ? 1 : CLOCK_SLACK_MS;
-            assert.ok(r.kernelMin >= r.minAfter - below, `${r.port}: kernel minrtt ${r.kernelMin} ms below the monitor's least sample ${r.minAfter} ms`);
-            // Above: the kernel saw the monitor's least sample before ss
-            // started; it can only add the host stack's own time to it.
-            if (r.minBefore !== null) assert.ok(r.kernelMin <= r.minBefore + 1, `${r.port}: kernel minrtt ${r.kernelMin} ms, monitor min ${r.minBefore} ms`);
+            // never below the monitor's.
+            assert.ok(r.kernelMin >= r.minAfter - CLOCK_SLACK_MS - tick, `${r.port}: kernel minrtt ${r.kernelMin} ms below the monitor's least sample ${r.minAfter} ms`);
+            // Above: the kernel had the monitor's least sample before ss
+            // started; it can only have added the host stack's own time.
+            if (r.minBefore !== null) assert.ok(r.kernelMin <= r.minBefore + HOST_STACK_MS, `${r.port}: kernel minrtt ${r.kernelMin} ms, monitor min ${r.minBefore} ms (+${HOST_STACK_MS})`);
           }
-          assert.ok(
-            Math.abs(r.kernelSrtt - r.monitorMedian) <= Math.max(3, 0.15 * r.monitorMedian),
-            `${r.port}: kernel srtt ${r.kernelSrtt} ms, monitor median ${r.monitorMedian} ms`,
-          );
+          if (!r.retransmitted) {
+            // srtt: the kernel's RFC 6298 recurrence (gain 1/8) over its own
+            // samples, modelled sample by sample from the monitor's
+            // (kernelModel), between its value when ss started and the
+            // values it took while ss ran, plus the host stack's own time.
+            assert.ok(r.kernelSrtt >= r.modelLo - CLOCK_SLACK_MS, `${r.port}: kernel srtt ${r.kernelSrtt} ms, the model of it ${r.modelLo}..${r.modelHi} ms`);
+            assert.ok(r.kernelSrtt <= r.modelHi + HOST_STACK_MS, `${r.port}: kernel srtt ${r.kernelSrtt} ms, the model of it ${r.modelLo}..${r.modelHi} ms (+${HOST_STACK_MS})`);
+          } else {
+            // With retransmissions the kernel's samples and the monitor's
+            // differ (the kernel's TSecr samples of retransmitted data, the
+            // monitor's Karn refusals), but the kernel's srtt is still a
+            // weighted mean of true RTTs of this connection: within their range.
+            assert.ok(r.kernelSrtt >= r.minAfter - CLOCK_SLACK_MS - tick, `${r.port}: kernel srtt ${r.kernelSrtt} ms below the connection's least RTT ${r.minAfter} ms`);
+            assert.ok(r.kernelSrtt <= r.modelMax + HOST_STACK_MS, `${r.port}: kernel srtt ${r.kernelSrtt} ms above the connection's longest RTT ${r.modelMax} ms`);
+          }
         }
       });
 
