@@ -45,10 +45,19 @@ export function openFds(): string[] {
   return out.sort();
 }
 
+function statusKb(field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
 /** Resident set size of this process in kB (VmRSS of /proc/self/status). */
 export function rssKb(): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) : 0;
+  return statusKb('VmRSS');
+}
+
+/** Its anonymous part (RssAnon: the heaps, not mapped files or a capture ring). */
+export function rssAnonKb(): number {
+  return statusKb('RssAnon');
 }
 
 /**
