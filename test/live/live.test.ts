@@ -363,33 +363,38 @@ function kernelRows(run: Run): KernelRow[] {
   return out;
 }
 
-/** Handshakes the record says can be timed: SYN and SYN/ACK each sent once (DESIGN.md: a retransmitted one gives no sample). */
+/**
+ * Handshakes the record says can be timed (DESIGN.md: a retransmitted SYN or
+ * SYN/ACK gives no sample). Client role: the host sent its SYN once, and the
+ * peer's first SYN/ACK reached it (a lost one makes the host repeat its SYN;
+ * a SYN/ACK the peer repeats later, because the host's ACK was lost, comes
+ * after the sample). Server role: the host sent its SYN/ACK once.
+ */
 function timeableHandshakes(log: FwdLog): { client: Set<string>; server: Set<string> } {
-  const count = new Map<string, { syn: number; synAckOut: number; synAckIn: number }>();
-  const of = (k: string): { syn: number; synAckOut: number; synAckIn: number } => {
+  const count = new Map<string, { syn: number; synAckOut: number; firstSynAckIn: FwdRecord | null }>();
+  const of = (k: string): { syn: number; synAckOut: number; firstSynAckIn: FwdRecord | null } => {
     let c = count.get(k);
-    if (!c) count.set(k, (c = { syn: 0, synAckOut: 0, synAckIn: 0 }));
+    if (!c) count.set(k, (c = { syn: 0, synAckOut: 0, firstSynAckIn: null }));
     return c;
   };
   const isSyn = (r: FwdRecord): boolean => (r.flags & 0x12) === 0x02;
   const isSynAck = (r: FwdRecord): boolean => (r.flags & 0x12) === 0x12;
+  // Every frame either side sent is in the record (arrival order), whatever became of it.
   for (const r of log.records) {
     if (r.proto !== 6) continue;
-    // Every frame the host sent is in the record whatever its fate; a frame
-    // the peer sent reaches the host only when forwarded.
     if (r.dir === 'ab') {
       const k = `${r.l3}/${r.sport}/${r.dport}`;
       if (isSyn(r)) of(k).syn++;
       if (isSynAck(r)) of(k).synAckOut++;
-    } else if (isSynAck(r)) of(`${r.l3}/${r.dport}/${r.sport}`).synAckIn++;
+    } else if (isSynAck(r)) {
+      const c = of(`${r.l3}/${r.dport}/${r.sport}`);
+      c.firstSynAckIn ??= r;
+    }
   }
   const client = new Set<string>();
   const server = new Set<string>();
   for (const [k, c] of count) {
-    // Client role: one SYN out, and the peer's SYN/ACK sent once, whatever
-    // became of it (a lost one makes the host repeat its SYN).
-    if (c.syn === 1 && c.synAckIn === 1) client.add(k);
-    // Server role: the host's SYN/ACK sent once.
+    if (c.syn === 1 && c.firstSynAckIn?.fate === 'F') client.add(k);
     if (c.synAckOut === 1) server.add(k);
   }
   return { client, server };
@@ -538,9 +543,8 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         const client = run.tap.samples.filter((s) => s.kind === 'handshake' && groupOf(s) !== 'rrHostServer');
         const server = samplesOf('rrHostServer', 'handshake');
         console.log(`      ${show('client role', client.map((s) => s.rttMs))}; ${show('server role', server.map((s) => s.rttMs))}`);
-        // Which handshakes can be timed follows from the record: those whose
-        // SYN and SYN/ACK were each sent once (with loss, a lost one is
-        // repeated and that handshake is never timed). Exactly those, once each.
+        // Which handshakes can be timed follows from the record
+        // (timeableHandshakes): exactly those, once each.
         const want = timeableHandshakes(run.log);
         const key = (s: RttSample): string => `${s.src.includes(':') ? 6 : 4}/${s.sport}/${s.dport}`;
         const got = (xs: RttSample[]): string[] => xs.map(key).sort();
