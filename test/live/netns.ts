@@ -51,6 +51,11 @@ export function liveSkipReason(): string | null {
   } catch {
     return 'gcc is missing (needed to build the delay forwarder test/live/delayfwd.c)';
   }
+  try {
+    execFileSync('tcpdump', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return 'tcpdump is missing (the independent capture the samples are checked against; scripts/setup-debian.sh --test installs it)';
+  }
   return null;
 }
 
