@@ -293,18 +293,3 @@ export function printTable(): void {
   for (const r of rows) console.log(line(r));
   console.log('');
 }
-
-/** Original lengths of the packets of a classic pcap file (pcap-savefile(5)); enough to see frame sizes. */
-export function pcapOrigLengths(buf: Buffer): number[] {
-  if (buf.length < 24) return [];
-  const magic = buf.readUInt32LE(0);
-  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  const u32 = (o: number): number => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  const out: number[] = [];
-  for (let o = 24; o + 16 <= buf.length; ) {
-    const incl = u32(o + 8);
-    out.push(u32(o + 12));
-    o += 16 + incl;
-  }
-  return out;
-}
