@@ -384,8 +384,15 @@ function readInit(w: Walker, map: YAMLMap, init: InitConfig, baseDir: string): v
       case 'statsd_ip': {
         const v = w.string(where, value);
         if (v !== undefined) {
-          if (v.trim() === '' || /[\s/]/.test(v.trim())) w.error(where, value, `expected an IP address or host name, got ${JSON.stringify(v)}`);
-          else init.statsdIp = v.trim();
+          const h = v.trim();
+          const port = /^(.+):(\d+)$/.exec(h);
+          if (net.isIP(h) !== 0 || (h !== '' && hostNameProblem(h) === undefined)) {
+            init.statsdIp = h;
+          } else if (port && (net.isIP(port[1] ?? '') === 4 || hostNameProblem(port[1] ?? '') === undefined)) {
+            w.error(where, value, `${JSON.stringify(v)}: give the address alone and the port as statsd_port: ${port[2]} (or statsd_url: udp://${h})`);
+          } else {
+            w.error(where, value, `expected an IP address or host name, got ${JSON.stringify(v)}`);
+          }
         }
         break;
       }

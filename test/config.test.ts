@@ -144,6 +144,14 @@ describe('go-metro configuration: the documented example and extensions', () => 
     assert.ok(lines.includes('conf.d/go-metro.yaml: instances[1].sample_duration: expected a number, got "soon", line 9'), e.message);
   });
 
+  it('statsd_ip is an address or a name, without a port', () => {
+    for (const ip of ['127.0.0.1', '::1', 'dogstatsd.local', 'agent']) {
+      assert.equal(parseConfig(`init_config:\n  statsd_ip: ${JSON.stringify(ip)}\ninstances:\n  - interface: eth0\n`, 'f.yaml').init.statsdIp, ip);
+    }
+    assert.match(configError('init_config:\n  statsd_ip: 127.0.0.1:8125\ninstances:\n  - interface: eth0\n').message, /init_config\.statsd_ip: "127\.0\.0\.1:8125": give the address alone and the port as statsd_port: 8125 \(or statsd_url: udp:\/\/127\.0\.0\.1:8125\), line 2/);
+    assert.match(configError('init_config:\n  statsd_ip: "udp://x"\ninstances:\n  - interface: eth0\n').message, /init_config\.statsd_ip: expected an IP address or host name, got "udp:\/\/x", line 2/);
+  });
+
   it('statsd_port must be a port number', () => {
     const e = configError('init_config:\n  statsd_port: eighty\ninstances:\n  - interface: eth0\n');
     assert.match(e.message, /init_config\.statsd_port: expected a number, got "eighty", line 2/);
