@@ -417,7 +417,8 @@ class Instance {
   private onError(err: RttError): void {
     const log = this.ctx.logger;
     if (err.code === 'FILE_TRUNCATED') {
-      log.warn(`${this.name}: ${err.message} (everything before the cut was measured and reported)`);
+      // The engine's message already says that the reports before the damage went out.
+      log.warn(`${this.name}: ${err.message}`);
       return;
     }
     this.failure = err;

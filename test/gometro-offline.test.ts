@@ -501,6 +501,29 @@ describe('go-metro drop-in: warnings once, exit statuses', function () {
     assert.match(stderr, /cannot read configuration .*absent\.yaml: ENOENT; create it \(see examples\/go-metro\.yaml\) or pass another with --config FILE/);
   });
 
+  it('a capture cut short (the writer was killed): what came before is reported, one warning, exit 0', async () => {
+    // test_tcp.pcap up to the middle of the sixth record header: the
+    // handshake (74.599 ms) and the request (72.322 ms) are in.
+    const data = fs.readFileSync(TCP_PCAP);
+    let at = 24;
+    for (let k = 0; k < 5; k++) at += 16 + data.readUInt32LE(at + 8);
+    const cut = path.join(tmp, 'cut.pcap');
+    fs.writeFileSync(cut, data.subarray(0, at + 10));
+    const rx = await udpReceiver();
+    try {
+      const r = await runCli(['--pcap', cut, '--local', '192.168.1.116', '--statsd', `127.0.0.1:${rx.port}`, '--no-telemetry', '--format', 'none']);
+      assert.equal(r.code, 0, r.stderr);
+      const warnings = r.stderr.split('\n').filter((l) => l !== '');
+      assert.equal(warnings.length, 1, r.stderr);
+      assert.match(warnings[0] as string, /WARN \| passive-rtt \| command line \(file .*cut\.pcap\): capture file .*cut\.pcap is damaged: truncated dump file/);
+      await rx.waitForLines(5);
+      assert.ok(rx.lines().includes(`system.net.tcp.rtt:72.322|g|#${TCP_TAGS}`), rx.lines().join('\n'));
+      assert.ok(rx.lines().includes(`system.net.tcp.rtt.avg:${wire(74.599 * 0.875 + 72.322 * 0.125)}|g|#${TCP_TAGS}`), rx.lines().join('\n'));
+    } finally {
+      await rx.close();
+    }
+  });
+
   it('exit 2 for configuration errors, with the file, key path and line', async () => {
     const cfg = writeFile('bad-port.yaml', ['init_config:', '  statsd_port: 8125', 'instances:', '  - interface: file', `    pcap: ${TCP_PCAP}`, '  - interface: eth0', '    ips: [10.0.0.5]', '    sample: true', '    sample_duration: soon']);
     const r = await runCli(['-cfg', cfg]);
