@@ -254,6 +254,47 @@ describe('go-metro drop-in, live: hosts resolved at start and again, ips named b
   });
 });
 
+describe('go-metro drop-in: names in the table and the tags, from hosts and from reverse lookups of ips', function () {
+  this.timeout(30000);
+  const FIXTURES = path.resolve(REPO, '..', 'shared', 'fixtures', 'go-metro');
+
+  /** Runs the CLI on test_tcp.pcap with a private /etc/hosts naming its server. */
+  async function withHosts(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; lines: string[] }> {
+    const hosts = path.join(tmp, 'hosts-file');
+    fs.writeFileSync(hosts, '127.0.0.1 localhost\n107.6.106.82 www.example.test\n');
+    const rx = await udpReceiver();
+    try {
+      const p = new Proc(
+        spawn(
+          'unshare',
+          ['-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, process.execPath, BIN, '--pcap', path.join(FIXTURES, 'test_tcp.pcap'), '--local', '192.168.1.116', '--statsd', `127.0.0.1:${rx.port}`, '--no-telemetry', ...args],
+          { env: cleanEnv() },
+        ),
+      );
+      const code = await p.exited;
+      await rx.waitForLines(5);
+      return { code, stdout: p.stdout, stderr: p.stderr, lines: rx.lines() };
+    } finally {
+      await rx.close();
+    }
+  }
+
+  for (const [how, args] of [
+    ['hosts: (forward lookup)', ['--hosts', 'www.example.test']],
+    ['ips: (reverse lookup)', ['--ips', '107.6.106.82']],
+  ] as const) {
+    it(how, async () => {
+      const r = await withHosts([...args, '--format', 'text']);
+      assert.equal(r.code, 0, r.stderr);
+      const rows = r.stdout.split('\n');
+      assert.match(rows[1] ?? '', /^LOCAL +REMOTE +SAMPLES/);
+      assert.match(rows[2] ?? '', /^192\.168\.1\.116 +-> +www\.example\.test \(107\.6\.106\.82\) +4 +74\.253 /);
+      assert.equal(rows[1]?.length, rows[2]?.length, 'aligned');
+      assert.ok(r.lines.includes('system.net.tcp.rtt:74.253|g|#src:192.168.1.116,dst:www.example.test,iface:file'), r.lines.join('\n'));
+    });
+  }
+});
+
 describe('go-metro drop-in, live: sampling windows', function () {
   this.timeout(60000);
 
