@@ -142,15 +142,15 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     std::unique_ptr<Capture> cap = Capture::open(opt_.capture, &err);
     if (!cap) throw coded_error(env, err.code, err.message);
     started_ = true;
-    tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
-                                          "passive-rtt", 0, 1);
+    tsfn_ = Tsfn::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "passive-rtt", 0, 1,
+                      this);
     tsfn_active_ = true;
     mailbox_.reset(new Mailbox([this] {
       // napi_queue_full cannot happen (unbounded queue); napi_closing means
       // the environment is going away and nobody will read the events.
-      tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) {
-        if (env != nullptr) Deliver(env);
-      });
+      // No data with the call: a call still queued when the environment
+      // goes away is dropped by N-API with nothing to free.
+      tsfn_.NonBlockingCall();
     }));
     worker_.reset(new Worker(opt_, std::move(cap), mailbox_.get()));
     worker_->start();
@@ -308,7 +308,13 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
   std::string label_;
   Napi::Env::CleanupHook<void (*)(Monitor*), Monitor> cleanup_;
   Napi::FunctionReference callback_;
-  Napi::ThreadSafeFunction tsfn_;
+  // The monitor is the context of its thread-safe function; env is null
+  // when a queued call is dropped at teardown.
+  static void CallJs(Napi::Env env, Napi::Function, Monitor* self, void*) {
+    if (env != nullptr && self != nullptr) self->Deliver(env);
+  }
+  using Tsfn = Napi::TypedThreadSafeFunction<Monitor, void, &Monitor::CallJs>;
+  Tsfn tsfn_;
   bool tsfn_active_ = false;
   bool started_ = false;
   std::unique_ptr<Mailbox> mailbox_;
