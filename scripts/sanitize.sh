@@ -3,29 +3,44 @@
 #  1. the plain C++ core and its unit tests (test/native) built with
 #     AddressSanitizer + UndefinedBehaviorSanitizer, -fno-sanitize-recover=all;
 #  2. the libFuzzer targets (also ASan + UBSan) over the regression inputs and
-#     the seed corpus built from the fixtures (no fuzzing: fuzz/run.sh does that);
+#     the seed corpus built from the fixtures, then, with --fuzz-seconds N, a
+#     fuzzing run of N seconds per target (fuzz/run.sh);
 #  3. valgrind memcheck over node running full offline passes of the fixtures
 #     through the built addon (plus error paths, stop() mid-file and a live
 #     start/stop on lo when run as root): no invalid access, "definitely lost:
 #     0 bytes", and no possibly-lost block allocated by the addon.
 # Needs: g++, clang++-14 + libFuzzer (libclang-rt-14-dev, libfuzzer-14-dev),
 # valgrind, and the addon and TypeScript built (npm run build).
-#   scripts/sanitize.sh            all three
+#   scripts/sanitize.sh                    all three, no fuzzing
+#   scripts/sanitize.sh --fuzz-seconds 15  all three, and 15 s of fuzzing per target (CI)
 #   scripts/sanitize.sh --no-valgrind
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 
 run_valgrind=1
-[[ "${1:-}" == "--no-valgrind" ]] && run_valgrind=0
+fuzz_seconds=0
+while (($#)); do
+  case "$1" in
+    --no-valgrind) run_valgrind=0 ;;
+    --fuzz-seconds) fuzz_seconds="${2:?--fuzz-seconds needs a number}"; shift ;;
+    *) echo "usage: scripts/sanitize.sh [--no-valgrind] [--fuzz-seconds N]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 echo "== 1/3 unit tests under ASan + UBSan"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 make -s -C test/native check SANITIZE=1 | tail -n 1
 
-echo "== 2/3 fuzz targets over regressions and seed corpus (ASan + UBSan)"
-bash fuzz/run.sh --replay
+if ((fuzz_seconds > 0)); then
+  echo "== 2/3 fuzz targets over regressions and seed corpus, then ${fuzz_seconds} s of fuzzing each (ASan + UBSan)"
+  FUZZ_SECONDS="$fuzz_seconds" bash fuzz/run.sh
+else
+  echo "== 2/3 fuzz targets over regressions and seed corpus (ASan + UBSan)"
+  bash fuzz/run.sh --replay
+fi
 
 if ((run_valgrind == 0)); then
   echo "== 3/3 valgrind: skipped"
@@ -81,6 +96,24 @@ async function expectCode(promise, code) {
   await m.start();
   await m.stop();
   new RttMonitor({ file: scp });
+  // A worker_thread terminated in the middle of a file: the environment's
+  // cleanup hook stops and joins the capture thread and frees the monitor.
+  {
+    const { Worker } = require('worker_threads');
+    const w = new Worker(
+      `const { parentPort, workerData } = require('worker_threads');
+       const { RttMonitor } = require(workerData.dist);
+       const m = new RttMonitor({ file: workerData.scp, local: ['10.42.31.222'], reportInterval: 0.001 });
+       m.on('report', () => parentPort.postMessage('report'));
+       m.start();`,
+      { eval: true, workerData: { dist: path.join(root, 'dist/src'), scp } },
+    );
+    await new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    await w.terminate();
+  }
   if (process.getuid && process.getuid() === 0) {
     const live = new RttMonitor({ interface: 'lo', readTimeout: 50 });
     await live.start();
