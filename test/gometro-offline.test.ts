@@ -203,6 +203,24 @@ describe('go-metro drop-in: exp_ttl, expired_ttl, idle_ttl and stale gauges, thr
 describe('go-metro drop-in: command line over the file', function () {
   this.timeout(60000);
 
+  it('--max-flows and max_flows bound the flow table (three connections, room for one)', async () => {
+    const pcap = expiryCapture();
+    const stats = async (args: string[]): Promise<Record<string, unknown>> => {
+      const r = await runCli(['--pcap', pcap, '--local', '10.0.0.1', '--format', 'json', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return jsonLines(r.stdout).pop() as Record<string, unknown>;
+    };
+    const free = await stats([]);
+    assert.deepEqual([free.flows_created, free.flows_evicted], [3, 0]);
+    const one = await stats(['--max-flows', '1']);
+    assert.ok((one.flows_evicted as number) >= 2, `evicted ${String(one.flows_evicted)}`);
+    assert.ok((one.flows_active as number) <= 1);
+    const cfg = writeFile('maxflows.yaml', ['init_config:', '  max_flows: 1', 'instances:', '  - interface: file', `    pcap: ${pcap}`, '    local_ips: [10.0.0.1]']);
+    const r = await runCli(['-cfg', cfg, '--no-statsd', '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((jsonLines(r.stdout).pop() as Record<string, unknown>).flows_evicted, one.flows_evicted);
+  });
+
   it('-st=false: .avg is the running mean and .jitter the mean absolute difference, as go-metro computed them', async () => {
     const rx = await udpReceiver();
     try {
