@@ -260,9 +260,9 @@ Options (they override the configuration file):
                       (--local, --ips, --hosts and --tags replace the file's lists;
                       an empty value, e.g. --hosts=, clears it)
   --report-interval S seconds between reports (default 30, packet time for files)
-  --format FMT        text (a table), json (JSON lines) or none; default text on a
-                      terminal, json otherwise, none with a configuration file
-  --samples           with --format json: one line per RTT sample too
+  --format FMT        text (a table), json (JSON lines) or none; default: text on
+                      a terminal, otherwise json (none with a configuration file)
+  --samples           one line per RTT sample too (with --format json or text)
   --max-flows N       most flows tracked at once (default 1000000)
   --snaplen N         bytes captured per packet (default 512)
   --extended-metrics  also send .min .max .p50 .p95 .p99 and a sample count
@@ -271,7 +271,8 @@ Options (they override the configuration file):
                       stderr is a terminal and a read lasts over a second);
                       --no-progress never
   --log-file FILE     log to FILE (rotated by size; SIGHUP reopens it)
-  --log-level LEVEL   trace, debug, info, warn, error or critical (default info)
+  --log-level LEVEL   trace, debug, info, warn, error or critical (also warning,
+                      err, crit); default info, warn without a configuration file
   --help, --version
 
 Examples:
