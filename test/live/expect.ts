@@ -49,7 +49,7 @@ export const CLOCK_SLACK_MS = 0.05;
 const SYN = 0x02;
 const FIN = 0x01;
 
-function seqEnd(r: { seq: number; plen: number; flags: number }): number {
+export function seqEnd(r: { seq: number; plen: number; flags: number }): number {
   return (r.seq + r.plen + (r.flags & SYN ? 1 : 0) + (r.flags & FIN ? 1 : 0)) >>> 0;
 }
 
@@ -71,6 +71,9 @@ export interface Matched {
   diffMs: number;
   /** expectedMs - recordMs: the capture point <-> delay line hops, both ways (null without a capture). */
   hopMs: number | null;
+  /** The record's frames: the segment the sample timed and the packet that closed it. */
+  segment: FwdRecord;
+  closing: FwdRecord;
   /** The captured frames: the one that closed the sample and the segment it timed (null when not captured). */
   capClosing: CapFrame | null;
   capSeg: CapFrame | null;
@@ -266,6 +269,8 @@ export function matchSamples(log: FwdLog, samples: readonly RttSample[], capture
     if (capClosing && capSeg) captured++;
     matched.push({
       sample: s,
+      segment: seg,
+      closing: close,
       recordMs,
       expectedMs,
       diffMs: s.rttMs - expectedMs,

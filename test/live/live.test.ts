@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { HostPairReport, RttSample } from '../../src';
 import { Tcpdump, type CapFrame } from './capture';
-import { CAPTURE_PRECISION_MS, CLOCK_SLACK_MS, matchSamples, type Matched, type MatchResult } from './expect';
+import { CAPTURE_PRECISION_MS, CLOCK_SLACK_MS, matchSamples, seqEnd, type Matched, type MatchResult } from './expect';
 import { Bed, buildForwarder, liveSkipReason, type BedOptions, type FwdLog, type FwdRecord } from './netns';
 import { median, MonitorProc, printTable, quantile, sortedOf, TABLE, runTraffic, type MonitorResult, type Program, type SsConn, type TrafficRun } from './scenario';
 
@@ -400,19 +400,27 @@ function timeableHandshakes(log: FwdLog): { client: Set<string>; server: Set<str
   return { client, server };
 }
 
+interface Turn {
+  key: string;
+  /** Sequence-space ends of its segments. */
+  ends: Set<number>;
+  /** The forwarder's arrival time of its first segment (CLOCK_MONOTONIC ns). */
+  arrival: number;
+}
+
 /**
- * How many of the host's request/response turns the record shows sent once:
- * per connection, each run of the host's data frames between two of the
- * peer's (a request, or a response of a few segments) counts when none of
- * its segments was ever sent again, nor any of the turn before it. Each
- * must give at least one sample (DESIGN.md: the ACK that covers a turn times
- * its newest segment; Karn's rule and its relatives refuse only what
- * retransmissions make ambiguous). Without loss a busy machine
- * can still make the host repeat a segment: a tail loss probe when an answer
- * is late beyond about two RTTs (RFC 8985 section 7), so the count comes from
+ * The host's request/response turns the record shows sent once: per
+ * connection, each run of the host's data frames between two of the peer's
+ * (a request, or a response of a few segments), when none of its segments
+ * was ever sent again, nor any of the turn before it. Each must give a
+ * sample that times one of its segments (DESIGN.md: the ACK that covers a
+ * turn times its newest segment; Karn's rule and its relatives refuse only
+ * what retransmissions make ambiguous). Without loss a busy machine can
+ * still make the host repeat a segment (a tail loss probe when an answer is
+ * late beyond about two RTTs, RFC 8985 section 7), so the turns come from
  * the record, not from the number of exchanges.
  */
-function sentOnce(log: FwdLog, host: (r: FwdRecord) => boolean): number {
+function turnsSentOnce(log: FwdLog, host: (r: FwdRecord) => boolean): Turn[] {
   const flows = new Map<string, FwdRecord[]>();
   const sends = new Map<string, number>();
   for (const r of log.records) {
@@ -428,28 +436,34 @@ function sentOnce(log: FwdLog, host: (r: FwdRecord) => boolean): number {
   // A repeated segment also draws a duplicate ACK from the peer, and the
   // ACK that moves forward after duplicate ACKs is no sample either
   // (DESIGN.md): the turn after an unclean one does not count.
-  let turns = 0;
+  const turns: Turn[] = [];
   for (const [key, frames] of flows) {
-    let open = false;
-    let clean = true;
+    let cur: FwdRecord[] = [];
     let prevClean = true;
     const close = (): void => {
-      if (open && clean && prevClean) turns++;
-      if (open) prevClean = clean;
-      open = false;
-      clean = true;
+      if (cur.length === 0) return;
+      const clean = cur.every((r) => (sends.get(`${key}/${r.seq}`) ?? 0) === 1);
+      if (clean && prevClean) turns.push({ key, ends: new Set(cur.map(seqEnd)), arrival: cur[0].arrival });
+      prevClean = clean;
+      cur = [];
     };
     for (const r of frames) {
-      if (r.dir === 'ba') {
-        close();
-        continue;
-      }
-      open = true;
-      if ((sends.get(`${key}/${r.seq}`) ?? 0) > 1) clean = false;
+      if (r.dir === 'ba') close();
+      else cur.push(r);
     }
     close();
   }
   return turns;
+}
+
+/** Each turn the record shows sent once must have a sample timing one of its segments. */
+function checkTurns(run: Run, label: string, host: (r: FwdRecord) => boolean, matched: readonly Matched[], samples: number, exchanges: number): void {
+  const turns = turnsSentOnce(run.log, host);
+  const timed = new Set(matched.map((m) => `${m.sample.src.includes(':') ? 6 : 4}/${m.sample.sport}/${m.sample.dport}/${seqEnd(m.segment)}`));
+  const missing = turns.filter((t) => ![...t.ends].some((e) => timed.has(`${t.key}/${e}`)));
+  console.log(`      ${label}: ${samples} data samples for ${exchanges} exchanges; ${turns.length} turns sent once (the record), ${missing.length} of them without a sample`);
+  const at = (t: Turn): string => `${t.key} ends ${[...t.ends].join(',')} at +${((t.arrival - run.log.monoNs) / 1e6).toFixed(3)} ms`;
+  assert.deepEqual(missing.slice(0, 3).map(at), [], `${label}: ${missing.length} of ${turns.length} turns sent once have no sample`);
 }
 
 /** The longest stretch of the run in which TCP frames never paused for a whole report interval, in seconds. */
@@ -580,18 +594,14 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
       it('request/response, host as client (keep-alive, several requests each)', () => {
         const s = samplesOf('rrHostClient', 'data');
         const n = RR_CLIENT.connections * RR_CLIENT.requests;
-        const once = sentOnce(run.log, (r) => r.dport === PORT.rrHostClient);
-        console.log(`      ${s.length} data samples for ${n} exchanges, ${once} of them sent once (the record)`);
-        assert.ok(s.length >= once, `${s.length} data samples for ${n} exchanges, ${once} of them sent once`);
+        checkTurns(run, 'rr, host client', (r) => r.dport === PORT.rrHostClient, matchedOf('rrHostClient', 'data'), s.length, n);
         checkCentral(run, 'rr, host client', matchedOf('rrHostClient', 'data'), s);
       });
 
       it('request/response, host as server', () => {
         const s = samplesOf('rrHostServer', 'data');
         const n = RR_SERVER.connections * RR_SERVER.requests;
-        const once = sentOnce(run.log, (r) => r.sport === PORT.rrHostServer);
-        console.log(`      ${s.length} data samples for ${n} exchanges, ${once} of them sent once (the record)`);
-        assert.ok(s.length >= once, `${s.length} data samples for ${n} exchanges, ${once} of them sent once`);
+        checkTurns(run, 'rr, host server', (r) => r.sport === PORT.rrHostServer, matchedOf('rrHostServer', 'data'), s.length, n);
         checkCentral(run, 'rr, host server', matchedOf('rrHostServer', 'data'), s);
       });
 
