@@ -181,7 +181,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   /** The boolean flag just before, written without a value (for the `-st false` message). */
   let lastBool: string | undefined;
   while (i < argv.length) {
-    const arg = argv[i] as string;
+    const arg = argv[i];
     i++;
     if (arg === '--') {
       if (i < argv.length) throw usage(`unexpected argument ${JSON.stringify(argv[i])}: passive-rtt takes no positional arguments`);
@@ -216,7 +216,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     let value = inline;
     if (value === undefined) {
       if (i >= argv.length) throw usage(`option -${name} needs a value`);
-      value = argv[i] as string;
+      value = argv[i];
       i++;
     }
     // An empty value is a mistake (an unset shell variable in "-cfg=$CONF"

@@ -135,7 +135,7 @@ export interface EarlySignals {
   release(): void;
 }
 
-export async function main(argv: readonly string[], env: DatadogEnv = process.env as DatadogEnv, early?: EarlySignals): Promise<number> {
+export async function main(argv: readonly string[], env: DatadogEnv = process.env, early?: EarlySignals): Promise<number> {
   let opts: CliOptions;
   try {
     opts = parseArgs(argv);

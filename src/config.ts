@@ -259,8 +259,11 @@ class Walker {
     if (isSeq(node)) return 'a list';
     if (isScalar(node)) {
       if (node.value === null) return 'nothing';
-      if (typeof node.value === 'string') return JSON.stringify(node.value);
-      return String(node.value);
+      const v: unknown = node.value;
+      if (typeof v === 'string') return JSON.stringify(v);
+      if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+      // A YAML 1.1 timestamp, binary, ...: say what it is rather than "[object Object]".
+      return v instanceof Date ? `the date ${v.toISOString()}` : 'an unsupported value';
     }
     return 'an unsupported value';
   }

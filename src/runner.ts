@@ -331,7 +331,7 @@ class Instance {
       const e = err as RttError;
       this.ctx.logger.limited('error', `restart-${this.plan.where}`, 60_000, `${e.message}; retrying in 10 s`);
       this.serviceCheck(ServiceCheckStatus.CRITICAL, e.message);
-      this.ctx.statsd?.flush();
+      void this.ctx.statsd?.flush();
       this.phase = 'waiting';
       this.timers.push(setTimeout(() => void this.resume('retrying the capture'), 10_000));
     }

@@ -258,7 +258,7 @@ describe('CLI: JSON lines (--pcap … --format json)', function () {
     for (const [i, s] of samples.entries()) assert.ok(Math.abs((s.ts as number) - (SAMPLES[i]?.ts ?? 0)) < 1e-6);
     const reports = out.filter((o) => o.type === 'report');
     assert.equal(reports.length, 1);
-    const rep = reports[0] as Record<string, unknown>;
+    const rep = reports[0];
     assert.ok(Math.abs((rep.ts as number) - 1357501494.806542) < 1e-6, 'final report at the last packet');
     assert.deepEqual(
       { ...rep, ts: 0, avg_ms: 0, jitter_ms: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 },
@@ -270,7 +270,7 @@ describe('CLI: JSON lines (--pcap … --format json)', function () {
     );
     assert.ok(Math.abs((rep.avg_ms as number) - AVG) < 1e-6);
     assert.ok(Math.abs((rep.jitter_ms as number) - JITTER) < 1e-6);
-    const last = out[out.length - 1] as Record<string, unknown>;
+    const last = out[out.length - 1];
     assert.equal(last.type, 'stats');
     assert.equal(last.packets, 16);
     assert.equal(last.samples, 4);
@@ -290,8 +290,8 @@ describe('CLI: JSON lines (--pcap … --format json)', function () {
     const a = jsonLines(withDead.stdout);
     const b = jsonLines(without.stdout);
     assert.deepEqual(a.filter((o) => o.type === 'report'), b.filter((o) => o.type === 'report'));
-    const sa = { ...(a[a.length - 1] as Record<string, unknown>) };
-    const sb = b[b.length - 1] as Record<string, unknown>;
+    const sa = { ...(a[a.length - 1]) };
+    const sb = b[b.length - 1];
     assert.ok((sa.statsd_errors as number) >= 1, `statsd_errors ${String(sa.statsd_errors)}`);
     delete sa.statsd_errors;
     delete sa.statsd_datagrams;
@@ -462,7 +462,7 @@ describe('CLI: live capture lifecycle', function () {
       assert.ok(at - t0 < 2000, `exit took ${at - t0} ms`);
       const reports = jsonLines(stdout).filter((o) => o.type === 'report');
       assert.equal(reports.length, 1, stdout);
-      const rep = reports[0] as Record<string, unknown>;
+      const rep = reports[0];
       assert.equal(rep.src, '127.0.0.2');
       assert.equal(rep.dst, '127.0.0.3');
       assert.equal(rep.iface, 'lo');

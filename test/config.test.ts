@@ -277,12 +277,11 @@ describe('whitelist and BPF filter (go-metro sniff.go)', () => {
   it('resolves hosts, follows a DNS change, keeps going when a name fails, names ips by reverse lookup', async () => {
     let answer: Record<string, string[]> = { 'app.example': ['10.9.0.1'], 'db.example': ['10.9.0.2', '2001:db8::2'] };
     const resolver: Resolver = {
-      lookup: async (name) => {
+      lookup: (name) => {
         const a = answer[name];
-        if (!a) throw new Error('ENOTFOUND');
-        return a;
+        return a ? Promise.resolve(a) : Promise.reject(new Error('ENOTFOUND'));
       },
-      reverse: async (ip) => (ip === '10.8.0.1' ? 'gw.example' : undefined),
+      reverse: (ip) => Promise.resolve(ip === '10.8.0.1' ? 'gw.example' : undefined),
     };
     const w = new Whitelist(['10.8.0.1'], ['app.example', 'db.example', 'gone.example'], resolver);
     assert.equal(await w.resolve(), true);

@@ -328,22 +328,22 @@ describe('go-metro drop-in, live: sampling windows', function () {
         .filter((o) => o.type === 'sample')
         .map((o) => o.ts as number);
       assert.ok(ts.length > 20, `${ts.length} samples`);
-      const windows: number[][] = [[ts[0] as number]];
+      const windows: number[][] = [[ts[0]]];
       for (let i = 1; i < ts.length; i++) {
-        const t = ts[i] as number;
-        const cur = windows[windows.length - 1] as number[];
+        const t = ts[i];
+        const cur = windows[windows.length - 1];
         // Without gating, samples come every ~50 ms: any gap over 0.5 s is a pause.
-        if (t - (cur[cur.length - 1] as number) > 0.5) windows.push([t]);
+        if (t - (cur[cur.length - 1]) > 0.5) windows.push([t]);
         else cur.push(t);
       }
       assert.ok(windows.length >= 2, `windows: ${windows.map((w) => w.length).join(', ')}`);
       for (let i = 0; i < windows.length; i++) {
-        const w = windows[i] as number[];
-        const span = (w[w.length - 1] as number) - (w[0] as number);
+        const w = windows[i];
+        const span = (w[w.length - 1]) - (w[0]);
         assert.ok(span <= 1.15, `window ${i} spans ${span.toFixed(3)} s`);
         if (i > 0) {
-          const prev = windows[i - 1] as number[];
-          const gap = (w[0] as number) - (prev[prev.length - 1] as number);
+          const prev = windows[i - 1];
+          const gap = (w[0]) - (prev[prev.length - 1]);
           assert.ok(gap >= 1.35, `pause before window ${i}: ${gap.toFixed(3)} s`);
         }
       }

@@ -24,8 +24,8 @@ describe('logger', () => {
     log.warn('shown');
     log.critical('also');
     assert.equal(out.length, 2);
-    assert.match(out[0] as string, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC \| WARN \| passive-rtt \| shown\n$/);
-    assert.match(out[1] as string, /\| CRITICAL \| passive-rtt \| also\n$/);
+    assert.match(out[0], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC \| WARN \| passive-rtt \| shown\n$/);
+    assert.match(out[1], /\| CRITICAL \| passive-rtt \| also\n$/);
   });
 
   it('rotates by size, keeping N old files', () => {
@@ -62,6 +62,6 @@ describe('logger', () => {
     assert.equal(log.limited('warn', 'k', 60_000, 'm', 2000), false);
     assert.equal(log.limited('warn', 'k', 60_000, 'm', 61_000), true);
     assert.equal(out.length, 2);
-    assert.match(out[1] as string, /m \(2 similar messages suppressed\)/);
+    assert.match(out[1], /m \(2 similar messages suppressed\)/);
   });
 });
