@@ -216,7 +216,9 @@ async function runMain(opts: CliOptions, env: DatadogEnv, logger: Logger, cliOnl
         return 0;
       }
       if (missing && opts.config === undefined) {
-        process.stderr.write(`passive-rtt: ${(err as Error).message}\nTo capture without a file: passive-rtt --interface eth0, or passive-rtt --pcap FILE. See passive-rtt --help.\n`);
+        process.stderr.write(
+          `passive-rtt: ${(err as Error).message}\nTo capture without a file: passive-rtt --interface eth0, or passive-rtt --pcap FILE. See passive-rtt --help.\n`,
+        );
         return 2;
       }
       return fail(logger, err);

@@ -115,18 +115,7 @@ const INIT_KEYS = new Set([
   'dns_refresh_interval',
 ]);
 
-const INSTANCE_KEYS = new Set([
-  'interface',
-  'pcap',
-  'tags',
-  'ips',
-  'hosts',
-  'local_ips',
-  'sample',
-  'sample_duration',
-  'sample_interval',
-  'extended_metrics',
-]);
+const INSTANCE_KEYS = new Set(['interface', 'pcap', 'tags', 'ips', 'hosts', 'local_ips', 'sample', 'sample_duration', 'sample_interval', 'extended_metrics']);
 
 /** Collects problems while walking the document; all are reported at once. */
 class Walker {
@@ -285,10 +274,7 @@ export function parseConfig(text: string, file: string, baseDir = path.dirname(p
   const w = new Walker(label, doc, lines, text);
   const root = w.resolve(doc.contents);
   if (w.isNull(root) || !isMap(root)) {
-    throw new RttError(
-      'CONFIG_INVALID',
-      `${label}: expected a mapping with init_config and instances, got ${w.describe(root)}; see examples/go-metro.yaml`,
-    );
+    throw new RttError('CONFIG_INVALID', `${label}: expected a mapping with init_config and instances, got ${w.describe(root)}; see examples/go-metro.yaml`);
   }
 
   const init: InitConfig = {

@@ -317,9 +317,7 @@ class Instance {
     this.ctx.logger.debug(`${this.name}: sampling window closed for ${this.plan.sample?.interval} s`);
     await this.monitor?.stop();
     if (this.stopping) return;
-    this.timers.push(
-      setTimeout(() => void this.resume('sampling window opened', true), (this.plan.sample?.interval ?? 0) * 1000),
-    );
+    this.timers.push(setTimeout(() => void this.resume('sampling window opened', true), (this.plan.sample?.interval ?? 0) * 1000));
   }
 
   private async resume(why: string, routine = false): Promise<void> {

@@ -26,9 +26,7 @@ export const MAX_UDS_DATAGRAM = 8192;
 /** Datadog truncates tags at 200 characters. */
 export const MAX_TAG_LENGTH = 200;
 
-export type StatsdTarget =
-  | { kind: 'udp'; host: string; port: number }
-  | { kind: 'unix'; path: string };
+export type StatsdTarget = { kind: 'udp'; host: string; port: number } | { kind: 'unix'; path: string };
 
 export function describeTarget(t: StatsdTarget): string {
   return t.kind === 'udp' ? `udp://${net.isIPv6(t.host) ? `[${t.host}]` : t.host}:${t.port}` : `unix://${t.path}`;
@@ -107,7 +105,11 @@ export function sanitizeTag(tag: string): string {
   }
   out = out.replace(/[_:]+$/, '');
   const chars = Array.from(out);
-  if (chars.length > MAX_TAG_LENGTH) out = chars.slice(0, MAX_TAG_LENGTH).join('').replace(/[_:]+$/, '');
+  if (chars.length > MAX_TAG_LENGTH)
+    out = chars
+      .slice(0, MAX_TAG_LENGTH)
+      .join('')
+      .replace(/[_:]+$/, '');
   return out;
 }
 
@@ -375,7 +377,12 @@ export class StatsdClient {
     const bytes = Buffer.byteLength(text);
     if (bytes > this.maxDatagram) {
       this.counters.dropped++;
-      this.logger?.limited('warn', 'statsd-oversize', this.errorLogInterval, `DogStatsD line of ${bytes} bytes exceeds the ${this.maxDatagram}-byte datagram limit and was dropped: ${text.slice(0, 120)}…`);
+      this.logger?.limited(
+        'warn',
+        'statsd-oversize',
+        this.errorLogInterval,
+        `DogStatsD line of ${bytes} bytes exceeds the ${this.maxDatagram}-byte datagram limit and was dropped: ${text.slice(0, 120)}…`,
+      );
       return;
     }
     const sep = this.buffer.length > 0 ? 1 : 0;

@@ -18,7 +18,11 @@ export type WhitelistEntry = { kind: 'host'; address: string } | { kind: 'net'; 
  */
 export function canonicalIp(ip: string): string {
   const v = net.isIP(ip);
-  if (v === 4) return ip.split('.').map((o) => String(Number(o))).join('.');
+  if (v === 4)
+    return ip
+      .split('.')
+      .map((o) => String(Number(o)))
+      .join('.');
   if (v === 6) {
     const zone = ip.indexOf('%');
     const bare = zone >= 0 ? ip.slice(0, zone) : ip;
@@ -303,7 +307,10 @@ export class Whitelist {
     this.current = { entries, names, unresolved };
     if (prev === undefined) return true;
     const key = (list: WhitelistEntry[]): string =>
-      list.map((e) => (e.kind === 'host' ? e.address : `${e.address}/${e.prefix}`)).sort().join(',');
+      list
+        .map((e) => (e.kind === 'host' ? e.address : `${e.address}/${e.prefix}`))
+        .sort()
+        .join(',');
     return key(prev.entries) !== key(entries);
   }
 }

@@ -70,20 +70,31 @@ describe("command line: go-metro's flags as Go's flag package reads them", () =>
 describe('command line: long options', () => {
   it('parses every option', () => {
     const o = parseArgs([
-      '--config', 'c.yaml',
+      '--config',
+      'c.yaml',
       '--interface=eth0',
-      '--local', '10.0.0.1,10.0.0.2',
-      '--ips', '10.1.0.0/16,192.0.2.7',
+      '--local',
+      '10.0.0.1,10.0.0.2',
+      '--ips',
+      '10.1.0.0/16,192.0.2.7',
       '--hosts=a.example,b.example',
-      '--filter', 'tcp port 443',
-      '--statsd', 'unix:///var/run/datadog/dsd.socket',
-      '--tags', 'env:prod,team:net',
-      '--report-interval', '10',
-      '--format', 'json',
+      '--filter',
+      'tcp port 443',
+      '--statsd',
+      'unix:///var/run/datadog/dsd.socket',
+      '--tags',
+      'env:prod,team:net',
+      '--report-interval',
+      '10',
+      '--format',
+      'json',
       '--samples',
-      '--log-file', '/tmp/l',
-      '--log-level', 'WARNING',
-      '--max-flows', '5000',
+      '--log-file',
+      '/tmp/l',
+      '--log-level',
+      'WARNING',
+      '--max-flows',
+      '5000',
       '--extended-metrics',
       '--no-telemetry',
     ]);
@@ -110,7 +121,17 @@ describe('command line: long options', () => {
   });
 
   it('accepts every log level spelling', () => {
-    const want: Record<string, string> = { trace: 'trace', debug: 'debug', info: 'info', warn: 'warn', warning: 'warn', error: 'error', err: 'error', critical: 'critical', crit: 'critical' };
+    const want: Record<string, string> = {
+      trace: 'trace',
+      debug: 'debug',
+      info: 'info',
+      warn: 'warn',
+      warning: 'warn',
+      error: 'error',
+      err: 'error',
+      critical: 'critical',
+      crit: 'critical',
+    };
     for (const [spelling, level] of Object.entries(want)) assert.equal(parseArgs(['--log-level', spelling]).logLevel, level);
     assert.match(usageError(['--log-level', 'loud']).message, /unknown level "loud"/);
   });

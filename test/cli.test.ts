@@ -184,7 +184,11 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
       assert.equal(byName.get('system.net.tcp.rtt.max'), `system.net.tcp.rtt.max:74.599|g|#${tags}`);
       assert.equal(byName.get('system.net.tcp.rtt.samples'), `system.net.tcp.rtt.samples:4|c|#${tags}`);
       // percentiles within 1 % (nearest rank of 69.204, 72.322, 74.253, 74.599)
-      for (const [name, want] of [['p50', 72.322], ['p95', 74.599], ['p99', 74.599]] as const) {
+      for (const [name, want] of [
+        ['p50', 72.322],
+        ['p95', 74.599],
+        ['p99', 74.599],
+      ] as const) {
         const l = byName.get(`system.net.tcp.rtt.${name}`) ?? '';
         assert.match(l, new RegExp(`^system\\.net\\.tcp\\.rtt\\.${name}:[0-9.]+\\|g\\|#${tags.replace(/\./g, '\\.')}$`));
         const v = Number(l.split(':')[1]?.split('|')[0]);
@@ -215,7 +219,16 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
       const inst = (tag: string): string[] => ['  - interface: file', `    pcap: ${TCP_PCAP}`, '    local_ips: [192.168.1.116]', `    tags: [${tag}]`];
       const cfg = writeYaml(
         'multi.yaml',
-        ['init_config:', `  statsd_port: ${rx.port}`, '  telemetry: false', 'instances:', ...inst('inst:a'), '  - interface: noifc0', ...inst('inst:b'), ''].join('\n'),
+        [
+          'init_config:',
+          `  statsd_port: ${rx.port}`,
+          '  telemetry: false',
+          'instances:',
+          ...inst('inst:a'),
+          '  - interface: noifc0',
+          ...inst('inst:b'),
+          '',
+        ].join('\n'),
       );
       const r = await runCli(['-cfg', cfg, '--log-level', 'error']);
       assert.equal(r.code, 0, r.stderr);
@@ -223,7 +236,10 @@ describe('CLI: go-metro YAML with interface file, to a real DogStatsD', function
       // per good instance: 2 checks + 3 gauges; the bad one: 1 check
       await rx.waitForLines(11);
       const lines = rx.lines();
-      assert.ok(lines.some((l) => l.startsWith('_sc|passive_rtt.can_capture|2|#iface:noifc0|m:instances[1] (noifc0): no network interface named')), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.startsWith('_sc|passive_rtt.can_capture|2|#iface:noifc0|m:instances[1] (noifc0): no network interface named')),
+        lines.join('\n'),
+      );
       for (const tag of ['inst:a', 'inst:b']) {
         assert.ok(lines.includes(`system.net.tcp.rtt:74.253|g|#src:192.168.1.116,dst:107.6.106.82,iface:file,${tag}`), `${tag}: ${lines.join('\n')}`);
       }
@@ -263,9 +279,27 @@ describe('CLI: JSON lines (--pcap … --format json)', function () {
     assert.deepEqual(
       { ...rep, ts: 0, avg_ms: 0, jitter_ms: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 },
       {
-        type: 'report', ts: 0, iface: 'file', src: '192.168.1.116', dst: '107.6.106.82', src_host: '192.168.1.116', dst_host: '107.6.106.82',
-        samples: 4, rtt_ms: 74.253, avg_ms: 0, jitter_ms: 0, min_ms: 69.204, max_ms: 74.599, p50_ms: 0, p95_ms: 0, p99_ms: 0,
-        samples_data: 2, samples_handshake: 1, samples_ts: 1, total_samples: 4, flows: 1,
+        type: 'report',
+        ts: 0,
+        iface: 'file',
+        src: '192.168.1.116',
+        dst: '107.6.106.82',
+        src_host: '192.168.1.116',
+        dst_host: '107.6.106.82',
+        samples: 4,
+        rtt_ms: 74.253,
+        avg_ms: 0,
+        jitter_ms: 0,
+        min_ms: 69.204,
+        max_ms: 74.599,
+        p50_ms: 0,
+        p95_ms: 0,
+        p99_ms: 0,
+        samples_data: 2,
+        samples_handshake: 1,
+        samples_ts: 1,
+        total_samples: 4,
+        flows: 1,
       },
     );
     assert.ok(Math.abs((rep.avg_ms as number) - AVG) < 1e-6);
@@ -289,8 +323,11 @@ describe('CLI: JSON lines (--pcap … --format json)', function () {
     assert.equal(without.code, 0, without.stderr);
     const a = jsonLines(withDead.stdout);
     const b = jsonLines(without.stdout);
-    assert.deepEqual(a.filter((o) => o.type === 'report'), b.filter((o) => o.type === 'report'));
-    const sa = { ...(a[a.length - 1]) };
+    assert.deepEqual(
+      a.filter((o) => o.type === 'report'),
+      b.filter((o) => o.type === 'report'),
+    );
+    const sa = { ...a[a.length - 1] };
     const sb = b[b.length - 1];
     assert.ok((sa.statsd_errors as number) >= 1, `statsd_errors ${String(sa.statsd_errors)}`);
     delete sa.statsd_errors;
@@ -302,7 +339,16 @@ describe('CLI: JSON lines (--pcap … --format json)', function () {
 
 describe("CLI: go-metro's configuration cases", function () {
   this.timeout(30000);
-  const INIT = ['init_config:', '    snaplen: 512', '    idle_ttl: 300', '    exp_ttl: 60', '    statsd_ip: 127.0.0.1', '    statsd_port: 8125', '    log_to_file: false', '    log_level: debug'];
+  const INIT = [
+    'init_config:',
+    '    snaplen: 512',
+    '    idle_ttl: 300',
+    '    exp_ttl: 60',
+    '    statsd_ip: 127.0.0.1',
+    '    statsd_port: 8125',
+    '    log_to_file: false',
+    '    log_level: debug',
+  ];
 
   it('goodCfg on a machine without en0: exit 2, the interface named, the fix given', async () => {
     const cfg = writeYaml('good.yaml', [...INIT, 'config:', '- interface: en0', '  tags: [mytag]', '  ips: []', ''].join('\n'));
@@ -322,7 +368,10 @@ describe("CLI: go-metro's configuration cases", function () {
     const cfg = writeYaml('bad.yaml', [...INIT, 'config:', ''].join('\n'));
     const r = await runCli(['-cfg', cfg]);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr.split('\n')[0], `passive-rtt: ${cfg}: config: no instances configured: add at least one, e.g. "instances:\\n  - interface: eth0\\n    ips: [10.0.0.5]", line 9`);
+    assert.equal(
+      r.stderr.split('\n')[0],
+      `passive-rtt: ${cfg}: config: no instances configured: add at least one, e.g. "instances:\\n  - interface: eth0\\n    ips: [10.0.0.5]", line 9`,
+    );
   });
 
   it('badFileCfg (interface file without pcap): exit 2', async () => {
@@ -407,7 +456,10 @@ describe('CLI: live capture lifecycle', function () {
       for (let i = 0; i < 50 && !fs.existsSync(logFile); i++) await new Promise((r) => setTimeout(r, 20));
       child.kill('SIGINT');
       assert.equal(await exited, 0);
-      assert.match(fs.readFileSync(`${logFile}.1`, 'utf8'), /INFO \| passive-rtt \| command line \(lo\): capturing with BPF filter "tcp and not host 127\.0\.0\.1"/);
+      assert.match(
+        fs.readFileSync(`${logFile}.1`, 'utf8'),
+        /INFO \| passive-rtt \| command line \(lo\): capturing with BPF filter "tcp and not host 127\.0\.0\.1"/,
+      );
       const now = fs.readFileSync(logFile, 'utf8');
       assert.match(now, /log file .*live\.log reopened/);
       assert.match(now, /SIGINT received: flushing the last report and exiting/);
@@ -470,9 +522,18 @@ describe('CLI: live capture lifecycle', function () {
       assert.ok((rep.samples_data as number) >= REQUESTS, `data samples ${String(rep.samples_data)}`);
       await rx.waitForLines(5); // check at start, 3 gauges, check with the report
       const tags = '|g|#src:127.0.0.2,dst:127.0.0.3,iface:lo';
-      const names = rx.lines().filter((l) => l.endsWith(tags)).map((l) => l.split(':')[0]);
+      const names = rx
+        .lines()
+        .filter((l) => l.endsWith(tags))
+        .map((l) => l.split(':')[0]);
       assert.deepEqual(names, ['system.net.tcp.rtt', 'system.net.tcp.rtt.avg', 'system.net.tcp.rtt.jitter']);
-      const rtt = Number(rx.lines().find((l) => l.startsWith('system.net.tcp.rtt:'))?.split(':')[1]?.split('|')[0]);
+      const rtt = Number(
+        rx
+          .lines()
+          .find((l) => l.startsWith('system.net.tcp.rtt:'))
+          ?.split(':')[1]
+          ?.split('|')[0],
+      );
       assert.equal(rtt, rep.rtt_ms === null ? NaN : Number(wire(rep.rtt_ms as number)));
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');

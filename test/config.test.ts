@@ -63,7 +63,15 @@ describe("go-metro configuration: go-metro's own test cases", () => {
   it('goodCfg parses: go-metro values, `config:` list, flow list shorthand', () => {
     const c = parseConfig(goodCfg, 'go-metro.yaml', '/nonexistent');
     assert.deepEqual(
-      { snaplen: c.init.snaplen, idle: c.init.idleTtl, exp: c.init.expTtl, ip: c.init.statsdIp, port: c.init.statsdPort, file: c.init.logToFile, level: c.init.logLevel },
+      {
+        snaplen: c.init.snaplen,
+        idle: c.init.idleTtl,
+        exp: c.init.expTtl,
+        ip: c.init.statsdIp,
+        port: c.init.statsdPort,
+        file: c.init.logToFile,
+        level: c.init.logLevel,
+      },
       { snaplen: 512, idle: 300, exp: 60, ip: '127.0.0.1', port: 8125, file: true, level: 'debug' },
     );
     assert.equal(c.instances.length, 1);
@@ -102,7 +110,10 @@ describe('go-metro configuration: the documented example and extensions', () => 
     const c = loadConfig(path.join(REPO, 'examples', 'go-metro.yaml'));
     assert.equal(c.init.logToFile, true);
     assert.equal(c.init.logLevel, 'info');
-    assert.deepEqual(c.instances.map((i) => [i.interface, i.tags, i.ips, i.hosts]), [['eth0', ['env:prod'], ['45.33.125.153'], ['app.datadoghq.com']]]);
+    assert.deepEqual(
+      c.instances.map((i) => [i.interface, i.tags, i.ips, i.hosts]),
+      [['eth0', ['env:prod'], ['45.33.125.153'], ['app.datadoghq.com']]],
+    );
     assert.deepEqual(c.warnings, []);
   });
 
@@ -118,7 +129,17 @@ describe('go-metro configuration: the documented example and extensions', () => 
   });
 
   it('log_level: every spelling, any case (go-metro lost err, crit, warning and warn to its switch statement)', () => {
-    const want: Record<string, string> = { trace: 'trace', DEBUG: 'debug', Info: 'info', warn: 'warn', WARNING: 'warn', error: 'error', err: 'error', critical: 'critical', Crit: 'critical' };
+    const want: Record<string, string> = {
+      trace: 'trace',
+      DEBUG: 'debug',
+      Info: 'info',
+      warn: 'warn',
+      WARNING: 'warn',
+      error: 'error',
+      err: 'error',
+      critical: 'critical',
+      Crit: 'critical',
+    };
     for (const [spelling, level] of Object.entries(want)) {
       const c = parseConfig(`init_config:\n  log_level: ${spelling}\ninstances:\n  - interface: eth0\n`, 'f.yaml');
       assert.equal(c.init.logLevel, level, spelling);
@@ -126,21 +147,39 @@ describe('go-metro configuration: the documented example and extensions', () => 
     }
     const bad = parseConfig('init_config:\n  log_level: loud\ninstances:\n  - interface: eth0\n', 'f.yaml');
     assert.equal(bad.init.logLevel, 'info');
-    assert.deepEqual(bad.warnings, ['f.yaml: init_config.log_level: unknown log level "loud", using info (levels: trace, debug, info, warn, error, critical), line 2']);
+    assert.deepEqual(bad.warnings, [
+      'f.yaml: init_config.log_level: unknown log level "loud", using info (levels: trace, debug, info, warn, error, critical), line 2',
+    ]);
   });
 
   it('reads YAML 1.1 booleans as go-metro (yaml.v2) did', () => {
-    const c = parseConfig('init_config:\n  log_to_file: yes\ninstances:\n  - interface: eth0\n    sample: on\n    sample_duration: 10\n    sample_interval: 50\n', 'f.yaml');
+    const c = parseConfig(
+      'init_config:\n  log_to_file: yes\ninstances:\n  - interface: eth0\n    sample: on\n    sample_duration: 10\n    sample_interval: 50\n',
+      'f.yaml',
+    );
     assert.equal(c.init.logToFile, true);
     assert.equal(c.instances[0]?.sample, true);
   });
 
   it('names file, key path and line for a wrong type', () => {
-    const text = ['init_config:', '  snaplen: 512', 'instances:', '  - interface: eth0', '  - interface: eth1', '    ips:', '      - 10.0.0.1', '      - not-an-ip', '    sample_duration: soon'].join('\n');
+    const text = [
+      'init_config:',
+      '  snaplen: 512',
+      'instances:',
+      '  - interface: eth0',
+      '  - interface: eth1',
+      '    ips:',
+      '      - 10.0.0.1',
+      '      - not-an-ip',
+      '    sample_duration: soon',
+    ].join('\n');
     const e = configError(text, 'conf.d/go-metro.yaml');
     assert.equal(e.code, 'CONFIG_INVALID');
     const lines = e.message.split('\n');
-    assert.ok(lines.includes('conf.d/go-metro.yaml: instances[1].ips[1]: "not-an-ip" is not an IP address or CIDR block (names go under hosts:), line 8'), e.message);
+    assert.ok(
+      lines.includes('conf.d/go-metro.yaml: instances[1].ips[1]: "not-an-ip" is not an IP address or CIDR block (names go under hosts:), line 8'),
+      e.message,
+    );
     assert.ok(lines.includes('conf.d/go-metro.yaml: instances[1].sample_duration: expected a number, got "soon", line 9'), e.message);
   });
 
@@ -148,8 +187,14 @@ describe('go-metro configuration: the documented example and extensions', () => 
     for (const ip of ['127.0.0.1', '::1', 'dogstatsd.local', 'agent']) {
       assert.equal(parseConfig(`init_config:\n  statsd_ip: ${JSON.stringify(ip)}\ninstances:\n  - interface: eth0\n`, 'f.yaml').init.statsdIp, ip);
     }
-    assert.match(configError('init_config:\n  statsd_ip: 127.0.0.1:8125\ninstances:\n  - interface: eth0\n').message, /init_config\.statsd_ip: "127\.0\.0\.1:8125": give the address alone and the port as statsd_port: 8125 \(or statsd_url: udp:\/\/127\.0\.0\.1:8125\), line 2/);
-    assert.match(configError('init_config:\n  statsd_ip: "udp://x"\ninstances:\n  - interface: eth0\n').message, /init_config\.statsd_ip: expected an IP address or host name, got "udp:\/\/x", line 2/);
+    assert.match(
+      configError('init_config:\n  statsd_ip: 127.0.0.1:8125\ninstances:\n  - interface: eth0\n').message,
+      /init_config\.statsd_ip: "127\.0\.0\.1:8125": give the address alone and the port as statsd_port: 8125 \(or statsd_url: udp:\/\/127\.0\.0\.1:8125\), line 2/,
+    );
+    assert.match(
+      configError('init_config:\n  statsd_ip: "udp://x"\ninstances:\n  - interface: eth0\n').message,
+      /init_config\.statsd_ip: expected an IP address or host name, got "udp:\/\/x", line 2/,
+    );
   });
 
   it('statsd_port must be a port number', () => {
@@ -177,16 +222,35 @@ describe('go-metro configuration: the documented example and extensions', () => 
   });
 
   it('warns that sampling windows do not apply to a capture file', () => {
-    const c = parseConfig('instances:\n  - interface: file\n    pcap: x.pcap\n    sample: true\n    sample_duration: 5\n    sample_interval: 10\n', 'x.yaml', '/nonexistent');
-    assert.deepEqual(c.warnings, ['x.yaml: instances[0].sample: ignored for interface "file": sampling windows apply to live capture; the whole capture file is read, line 4']);
+    const c = parseConfig(
+      'instances:\n  - interface: file\n    pcap: x.pcap\n    sample: true\n    sample_duration: 5\n    sample_interval: 10\n',
+      'x.yaml',
+      '/nonexistent',
+    );
+    assert.deepEqual(c.warnings, [
+      'x.yaml: instances[0].sample: ignored for interface "file": sampling windows apply to live capture; the whole capture file is read, line 4',
+    ]);
   });
 
   it('refuses a CIDR block with host bits set, naming the block that was meant', () => {
     const e = configError('instances:\n  - interface: eth0\n    ips:\n      - 10.1.2.3/16\n      - 2001:db8::1/32\n    hosts: [app.example.com, "bad name"]\n');
     const lines = e.message.split('\n');
-    assert.ok(lines.includes('go-metro.yaml: instances[0].ips[0]: "10.1.2.3/16" has bits set after the /16 prefix; write the block as 10.1.0.0/16 (or the single address without /16), line 4'), e.message);
-    assert.ok(lines.includes('go-metro.yaml: instances[0].ips[1]: "2001:db8::1/32" has bits set after the /32 prefix; write the block as 2001:db8::/32 (or the single address without /32), line 5'), e.message);
-    assert.ok(lines.some((l) => l.startsWith('go-metro.yaml: instances[0].hosts[1]: "bad name" is not a host name')), e.message);
+    assert.ok(
+      lines.includes(
+        'go-metro.yaml: instances[0].ips[0]: "10.1.2.3/16" has bits set after the /16 prefix; write the block as 10.1.0.0/16 (or the single address without /16), line 4',
+      ),
+      e.message,
+    );
+    assert.ok(
+      lines.includes(
+        'go-metro.yaml: instances[0].ips[1]: "2001:db8::1/32" has bits set after the /32 prefix; write the block as 2001:db8::/32 (or the single address without /32), line 5',
+      ),
+      e.message,
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('go-metro.yaml: instances[0].hosts[1]: "bad name" is not a host name')),
+      e.message,
+    );
   });
 
   it('reports YAML syntax errors with their line', () => {
@@ -207,12 +271,15 @@ describe('go-metro configuration: the documented example and extensions', () => 
 
   it('a missing file is CONFIG_UNREADABLE with the cause and a fix', () => {
     const missing = path.join(os.tmpdir(), 'no-such-dir-prtt', 'go-metro.yaml');
-    assert.throws(() => loadConfig(missing), (err: unknown) => {
-      assert.ok(err instanceof RttError);
-      assert.equal(err.code, 'CONFIG_UNREADABLE');
-      assert.match(err.message, /ENOENT; create it/);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig(missing),
+      (err: unknown) => {
+        assert.ok(err instanceof RttError);
+        assert.equal(err.code, 'CONFIG_UNREADABLE');
+        assert.match(err.message, /ENOENT; create it/);
+        return true;
+      },
+    );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prtt-cfg-'));
     try {
       assert.throws(() => loadConfig(dir), /EISDIR/);
@@ -285,14 +352,20 @@ describe('whitelist and BPF filter (go-metro sniff.go)', () => {
     };
     const w = new Whitelist(['10.8.0.1'], ['app.example', 'db.example', 'gone.example'], resolver);
     assert.equal(await w.resolve(), true);
-    assert.equal(buildFilter('tcp', w.resolved?.entries ?? []), 'tcp and not host 127.0.0.1 and (host 10.8.0.1 or host 10.9.0.1 or host 10.9.0.2 or host 2001:db8::2)');
+    assert.equal(
+      buildFilter('tcp', w.resolved?.entries ?? []),
+      'tcp and not host 127.0.0.1 and (host 10.8.0.1 or host 10.9.0.1 or host 10.9.0.2 or host 2001:db8::2)',
+    );
     assert.deepEqual(w.resolved?.unresolved, ['gone.example']);
     assert.equal(w.resolved?.names.get('10.9.0.2'), 'db.example');
     assert.equal(w.resolved?.names.get('10.8.0.1'), 'gw.example');
     assert.equal(await w.resolve(), false, 'same answers: no change');
     answer = { 'app.example': ['10.9.0.7'], 'db.example': ['10.9.0.2', '2001:db8::2'] };
     assert.equal(await w.resolve(), true, 'app.example moved');
-    assert.equal(buildFilter('tcp', w.resolved?.entries ?? []), 'tcp and not host 127.0.0.1 and (host 10.8.0.1 or host 10.9.0.7 or host 10.9.0.2 or host 2001:db8::2)');
+    assert.equal(
+      buildFilter('tcp', w.resolved?.entries ?? []),
+      'tcp and not host 127.0.0.1 and (host 10.8.0.1 or host 10.9.0.7 or host 10.9.0.2 or host 2001:db8::2)',
+    );
     answer = {};
     assert.equal(await w.resolve(), false, 'a failing lookup keeps the previous addresses');
   });

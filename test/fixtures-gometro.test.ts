@@ -61,7 +61,7 @@ describe('go-metro fixtures', () => {
       assert.equal(r.stats.flowsCreated, 1);
     });
 
-    it('go-metro\'s filter case: `tcp and host 200.100.200.100` sees no flow', async () => {
+    it("go-metro's filter case: `tcp and host 200.100.200.100` sees no flow", async () => {
       const r = await analyze({ file: TCP_PCAP, local: ['200.100.200.100'], filter: 'tcp and host 200.100.200.100', samples: true });
       assert.equal(r.samples.length, 0);
       assert.equal(r.stats.packets, 0);
@@ -77,18 +77,35 @@ describe('go-metro fixtures', () => {
       const r = await analyze({ file: SCP_PCAP, local: [LOCAL], samples: true });
       const hs = r.samples.filter((s) => s.kind === 'handshake');
       assert.equal(hs.length, 1);
-      assert.equal(Math.round((hs[0]).rttMs * 1000), 10_139);
+      assert.equal(Math.round(hs[0].rttMs * 1000), 10_139);
       assert.equal(sampleUs(hs[0]), 1454455868_759660);
     });
 
-    it('every sample equals Wireshark\'s tcp.analysis.ack_rtt for the same ACK', async function () {
+    it("every sample equals Wireshark's tcp.analysis.ack_rtt for the same ACK", async function () {
       const ts = spawnSync(
         'tshark',
         [
-          '-r', SCP_PCAP, '-n',
-          '-T', 'fields', '-E', 'separator=,', '-E', 'occurrence=f',
-          '-e', 'frame.time_epoch', '-e', 'ip.src', '-e', 'ip.dst',
-          '-e', 'tcp.analysis.ack_rtt', '-e', 'tcp.analysis.duplicate_ack_num', '-e', 'tcp.analysis.retransmission',
+          '-r',
+          SCP_PCAP,
+          '-n',
+          '-T',
+          'fields',
+          '-E',
+          'separator=,',
+          '-E',
+          'occurrence=f',
+          '-e',
+          'frame.time_epoch',
+          '-e',
+          'ip.src',
+          '-e',
+          'ip.dst',
+          '-e',
+          'tcp.analysis.ack_rtt',
+          '-e',
+          'tcp.analysis.duplicate_ack_num',
+          '-e',
+          'tcp.analysis.retransmission',
         ],
         { encoding: 'utf8', maxBuffer: 64 << 20 },
       );

@@ -122,7 +122,7 @@ after(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-describe("go-metro drop-in, live: the documented example on a host without eth0", function () {
+describe('go-metro drop-in, live: the documented example on a host without eth0', function () {
   this.timeout(30000);
 
   it('exit 2, the interface named with the fix, a CRITICAL passive_rtt.can_capture on 127.0.0.1:8125, the last word in the log', async () => {
@@ -159,8 +159,15 @@ while True:
       const code = await p.exited;
       assert.equal(code, 2, p.stderr);
       assert.equal(p.stderr, 'passive-rtt: instances[0] (eth0): no network interface named "eth0": list them with `ip link`, or use "any"\n');
-      const rx = fs.readFileSync(rxOut, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as string);
-      assert.deepEqual(rx, ['_sc|passive_rtt.can_capture|2|#iface:eth0,env:prod|m:instances[0] (eth0): no network interface named "eth0": list them with `ip link`, or use "any"']);
+      const rx = fs
+        .readFileSync(rxOut, 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => JSON.parse(l) as string);
+      assert.deepEqual(rx, [
+        '_sc|passive_rtt.can_capture|2|#iface:eth0,env:prod|m:instances[0] (eth0): no network interface named "eth0": list them with `ip link`, or use "any"',
+      ]);
       const text = fs.readFileSync(log, 'utf8');
       // The file's log_level info, the DNS failure of its hosts: (no network here) logged, not fatal.
       assert.match(text, /ERROR \| passive-rtt \| cannot resolve whitelisted host app\.datadoghq\.com: /);
@@ -205,17 +212,22 @@ describe('go-metro drop-in, live: hosts resolved at start and again, ips named b
     // resolver reads it at every lookup; writing it in place (same inode) is
     // the DNS change.
     const p = new Proc(
-      spawn('unshare', ['-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, process.execPath, BIN, '-cfg', cfg, '--format', 'json'], { env: cleanEnv() }),
+      spawn('unshare', ['-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, process.execPath, BIN, '-cfg', cfg, '--format', 'json'], {
+        env: cleanEnv(),
+      }),
     );
     try {
-      await p.until('the capture', () => /capturing with BPF filter "tcp and not host 127\.0\.0\.1 and \(host 127\.0\.31\.6 or host 127\.0\.31\.4\)"/.test(p.stderr));
+      await p.until('the capture', () =>
+        /capturing with BPF filter "tcp and not host 127\.0\.0\.1 and \(host 127\.0\.31\.6 or host 127\.0\.31\.4\)"/.test(p.stderr),
+      );
       assert.match(p.stderr, /INFO \| passive-rtt \| svc\.prtt\.test resolves to 127\.0\.31\.4/);
       assert.match(p.stderr, /INFO \| passive-rtt \| 127\.0\.31\.6 is named gw\.prtt\.test/);
       assert.match(p.stderr, /ERROR \| passive-rtt \| cannot resolve whitelisted host gone\.prtt\.invalid: .*it is left out of the filter until it resolves/);
       await rx.waitFor(1);
       await exchange('127.0.31.4', s4.port, 3);
       await exchange('127.0.31.6', s6.port, 3);
-      const tagged = (dst: string): boolean => rx.lines().some((l) => l.startsWith('system.net.tcp.rtt:') && l.endsWith(`|g|#src:${LOCAL},dst:${dst},iface:lo`));
+      const tagged = (dst: string): boolean =>
+        rx.lines().some((l) => l.startsWith('system.net.tcp.rtt:') && l.endsWith(`|g|#src:${LOCAL},dst:${dst},iface:lo`));
       await p.until('reports of both pairs', () => tagged('svc.prtt.test') && tagged('gw.prtt.test'));
       const before = p.json().filter((o) => o.type === 'report');
       assert.ok(before.some((o) => o.dst === '127.0.31.4' && o.dst_host === 'svc.prtt.test'));
@@ -223,7 +235,9 @@ describe('go-metro drop-in, live: hosts resolved at start and again, ips named b
 
       // The name moves to 127.0.31.5.
       fs.writeFileSync(hosts, hostsFile('127.0.31.5'));
-      await p.until('the new filter', () => /capturing with BPF filter "tcp and not host 127\.0\.0\.1 and \(host 127\.0\.31\.6 or host 127\.0\.31\.5\)"/.test(p.stderr));
+      await p.until('the new filter', () =>
+        /capturing with BPF filter "tcp and not host 127\.0\.0\.1 and \(host 127\.0\.31\.6 or host 127\.0\.31\.5\)"/.test(p.stderr),
+      );
       assert.match(p.stderr, /INFO \| passive-rtt \| instances\[0\] \(lo\): whitelist addresses changed to 127\.0\.31\.6, 127\.0\.31\.5/);
       // Once per hour for a name that stays unresolvable, not at every refresh.
       assert.equal(p.stderr.split('\n').filter((l) => l.includes('cannot resolve whitelisted host gone.prtt.invalid')).length, 1);
@@ -239,8 +253,14 @@ describe('go-metro drop-in, live: hosts resolved at start and again, ips named b
       const rxBefore = rx.lines().length;
       p.child.kill('SIGINT');
       assert.equal(await p.exited, 0, p.stderr);
-      const after = p.json().filter((o) => o.type === 'report').slice(reportsBefore);
-      assert.ok(after.some((o) => o.dst === '127.0.31.5' && o.dst_host === 'svc.prtt.test' && (o.samples as number) > 0), JSON.stringify(after));
+      const after = p
+        .json()
+        .filter((o) => o.type === 'report')
+        .slice(reportsBefore);
+      assert.ok(
+        after.some((o) => o.dst === '127.0.31.5' && o.dst_host === 'svc.prtt.test' && (o.samples as number) > 0),
+        JSON.stringify(after),
+      );
       assert.ok(!after.some((o) => o.dst === '127.0.31.4'), 'the old address is filtered out');
       // The last report (SIGINT) went to DogStatsD too, named.
       await rx.waitForLines(rxBefore + 1).catch(() => undefined);
@@ -267,7 +287,23 @@ describe('go-metro drop-in: names in the table and the tags, from hosts and from
       const p = new Proc(
         spawn(
           'unshare',
-          ['-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, process.execPath, BIN, '--pcap', path.join(FIXTURES, 'test_tcp.pcap'), '--local', '192.168.1.116', '--statsd', `127.0.0.1:${rx.port}`, '--no-telemetry', ...args],
+          [
+            '-m',
+            'sh',
+            '-c',
+            'mount --bind "$0" /etc/hosts && exec "$@"',
+            hosts,
+            process.execPath,
+            BIN,
+            '--pcap',
+            path.join(FIXTURES, 'test_tcp.pcap'),
+            '--local',
+            '192.168.1.116',
+            '--statsd',
+            `127.0.0.1:${rx.port}`,
+            '--no-telemetry',
+            ...args,
+          ],
           { env: cleanEnv() },
         ),
       );
@@ -316,7 +352,9 @@ describe('go-metro drop-in, live: sampling windows', function () {
         '',
       ].join('\n'),
     );
-    const p = new Proc(spawn(process.execPath, [BIN, '-cfg', cfg, '--no-statsd', '--format', 'json', '--samples', '--log-level', 'debug'], { env: cleanEnv() }));
+    const p = new Proc(
+      spawn(process.execPath, [BIN, '-cfg', cfg, '--no-statsd', '--format', 'json', '--samples', '--log-level', 'debug'], { env: cleanEnv() }),
+    );
     try {
       await p.until('the capture', () => /capturing with BPF filter/.test(p.stderr));
       // One request every 50 ms for 5.5 s on one connection.
@@ -333,17 +371,17 @@ describe('go-metro drop-in, live: sampling windows', function () {
         const t = ts[i];
         const cur = windows[windows.length - 1];
         // Without gating, samples come every ~50 ms: any gap over 0.5 s is a pause.
-        if (t - (cur[cur.length - 1]) > 0.5) windows.push([t]);
+        if (t - cur[cur.length - 1] > 0.5) windows.push([t]);
         else cur.push(t);
       }
       assert.ok(windows.length >= 2, `windows: ${windows.map((w) => w.length).join(', ')}`);
       for (let i = 0; i < windows.length; i++) {
         const w = windows[i];
-        const span = (w[w.length - 1]) - (w[0]);
+        const span = w[w.length - 1] - w[0];
         assert.ok(span <= 1.15, `window ${i} spans ${span.toFixed(3)} s`);
         if (i > 0) {
           const prev = windows[i - 1];
-          const gap = (w[0]) - (prev[prev.length - 1]);
+          const gap = w[0] - prev[prev.length - 1];
           assert.ok(gap >= 1.35, `pause before window ${i}: ${gap.toFixed(3)} s`);
         }
       }

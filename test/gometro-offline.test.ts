@@ -172,7 +172,11 @@ describe('go-metro drop-in: exp_ttl, expired_ttl, idle_ttl and stale gauges, thr
       assert.equal(stats.type, 'stats');
       assert.equal(stats.flows_expired, 2, 'A by idle_ttl at 10.08 s, B by the FIN expiry at 2.62 s');
       const expired = lines.filter((l) => l.startsWith('passive_rtt.flows.expired:')).map(valueOf);
-      assert.equal(expired.reduce((x, y) => x + y, 0), 2, `telemetry: ${expired.join(',')}`);
+      assert.equal(
+        expired.reduce((x, y) => x + y, 0),
+        2,
+        `telemetry: ${expired.join(',')}`,
+      );
     });
   }
 
@@ -181,7 +185,7 @@ describe('go-metro drop-in: exp_ttl, expired_ttl, idle_ttl and stale gauges, thr
     const b = rowsFor(out, '10.0.0.3');
     assert.deepEqual([...b.keys()], [5, 10, 15, 20, 25, 30, 30.01]);
     assert.equal(b.get(30)?.flows, 1);
-    assert.equal((out[out.length - 1]).flows_expired, 1, 'only A (idle)');
+    assert.equal(out[out.length - 1].flows_expired, 1, 'only A (idle)');
   });
 
   it('a host pair with no new sample keeps .avg and .jitter but does not re-send a stale system.net.tcp.rtt', async () => {
@@ -195,7 +199,13 @@ describe('go-metro drop-in: exp_ttl, expired_ttl, idle_ttl and stale gauges, thr
     // RFC 6298 over 30, 30: SRTT 30, RTTVAR 30/2 then 3/4 of it.
     assert.deepEqual(
       lines.filter((l) => l.endsWith(tags)),
-      [`system.net.tcp.rtt:30${tags}`, `system.net.tcp.rtt.avg:30${tags}`, `system.net.tcp.rtt.jitter:11.25${tags}`, `system.net.tcp.rtt.avg:30${tags}`, `system.net.tcp.rtt.jitter:11.25${tags}`],
+      [
+        `system.net.tcp.rtt:30${tags}`,
+        `system.net.tcp.rtt.avg:30${tags}`,
+        `system.net.tcp.rtt.jitter:11.25${tags}`,
+        `system.net.tcp.rtt.avg:30${tags}`,
+        `system.net.tcp.rtt.jitter:11.25${tags}`,
+      ],
     );
   });
 });
@@ -215,7 +225,14 @@ describe('go-metro drop-in: command line over the file', function () {
     const one = await stats(['--max-flows', '1']);
     assert.ok((one.flows_evicted as number) >= 2, `evicted ${String(one.flows_evicted)}`);
     assert.ok((one.flows_active as number) <= 1);
-    const cfg = writeFile('maxflows.yaml', ['init_config:', '  max_flows: 1', 'instances:', '  - interface: file', `    pcap: ${pcap}`, '    local_ips: [10.0.0.1]']);
+    const cfg = writeFile('maxflows.yaml', [
+      'init_config:',
+      '  max_flows: 1',
+      'instances:',
+      '  - interface: file',
+      `    pcap: ${pcap}`,
+      '    local_ips: [10.0.0.1]',
+    ]);
     const r = await runCli(['-cfg', cfg, '--no-statsd', '--format', 'json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((jsonLines(r.stdout).pop() as Record<string, unknown>).flows_evicted, one.flows_evicted);
@@ -238,13 +255,16 @@ describe('go-metro drop-in: command line over the file', function () {
       await rx.waitForLines(5);
       const mean = TCP_SAMPLES.reduce((x, y) => x + y, 0) / TCP_SAMPLES.length;
       let d = 0;
-      for (let i = 1; i < TCP_SAMPLES.length; i++) d += Math.abs((TCP_SAMPLES[i]) - (TCP_SAMPLES[i - 1]));
+      for (let i = 1; i < TCP_SAMPLES.length; i++) d += Math.abs(TCP_SAMPLES[i] - TCP_SAMPLES[i - 1]);
       const jitter = d / (TCP_SAMPLES.length - 1);
-      assert.deepEqual(rx.lines().filter((l) => !l.startsWith('_sc')), [
-        `system.net.tcp.rtt:74.253|g|#${TCP_TAGS}`,
-        `system.net.tcp.rtt.avg:${wire(mean)}|g|#${TCP_TAGS}`,
-        `system.net.tcp.rtt.jitter:${wire(jitter)}|g|#${TCP_TAGS}`,
-      ]);
+      assert.deepEqual(
+        rx.lines().filter((l) => !l.startsWith('_sc')),
+        [
+          `system.net.tcp.rtt:74.253|g|#${TCP_TAGS}`,
+          `system.net.tcp.rtt.avg:${wire(mean)}|g|#${TCP_TAGS}`,
+          `system.net.tcp.rtt.jitter:${wire(jitter)}|g|#${TCP_TAGS}`,
+        ],
+      );
       assert.equal(wire(mean), '72.5945');
     } finally {
       await rx.close();
@@ -258,19 +278,29 @@ describe('go-metro drop-in: command line over the file', function () {
       const r = await runCli([
         '-cfg=' + EXAMPLE,
         '-log=' + log,
-        '--pcap', TCP_PCAP,
-        '--local', '192.168.1.116',
-        '--ips', '107.6.106.82',
+        '--pcap',
+        TCP_PCAP,
+        '--local',
+        '192.168.1.116',
+        '--ips',
+        '107.6.106.82',
         '--hosts=',
-        '--statsd', `127.0.0.1:${rx.port}`,
-        '--tags', 'team:net',
-        '--report-interval', '0.1',
-        '-f', 'tcp port 80',
+        '--statsd',
+        `127.0.0.1:${rx.port}`,
+        '--tags',
+        'team:net',
+        '--report-interval',
+        '0.1',
+        '-f',
+        'tcp port 80',
         '--no-telemetry',
       ]);
       assert.equal(r.code, 0, r.stderr);
       const text = fs.readFileSync(log, 'utf8');
-      assert.match(text, /INFO \| passive-rtt \| instances\[0\] \(file .*test_tcp\.pcap\): capturing with BPF filter "tcp port 80 and not host 127\.0\.0\.1 and \(host 107\.6\.106\.82\)"/);
+      assert.match(
+        text,
+        /INFO \| passive-rtt \| instances\[0\] \(file .*test_tcp\.pcap\): capturing with BPF filter "tcp port 80 and not host 127\.0\.0\.1 and \(host 107\.6\.106\.82\)"/,
+      );
       assert.doesNotMatch(text, /app\.datadoghq\.com/, '--hosts= cleared the hosts of the file');
       await rx.waitForLines(5);
       const rtt = rx.lines().filter((l) => l.startsWith('system.net.tcp.rtt:'));
@@ -291,11 +321,30 @@ describe('go-metro drop-in: command line over the file', function () {
 
   it('-f replaces the base filter (no packet of port 80 passes "tcp port 81"), --log-level over the file level', async () => {
     const log = path.join(tmp, 'filter.log');
-    const r = await runCli(['-cfg', EXAMPLE, '-log', log, '--pcap', TCP_PCAP, '--local', '192.168.1.116', '--ips', '107.6.106.82', '--hosts=', '-f', 'tcp port 81', '--no-statsd', '--format', 'json', '--log-level', 'warn']);
+    const r = await runCli([
+      '-cfg',
+      EXAMPLE,
+      '-log',
+      log,
+      '--pcap',
+      TCP_PCAP,
+      '--local',
+      '192.168.1.116',
+      '--ips',
+      '107.6.106.82',
+      '--hosts=',
+      '-f',
+      'tcp port 81',
+      '--no-statsd',
+      '--format',
+      'json',
+      '--log-level',
+      'warn',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const out = jsonLines(r.stdout);
     assert.equal(out.filter((o) => o.type === 'report').length, 0);
-    assert.equal((out[out.length - 1]).packets, 0);
+    assert.equal(out[out.length - 1].packets, 0);
     assert.doesNotMatch(fs.readFileSync(log, 'utf8'), /\| INFO \|/);
   });
 });
@@ -310,7 +359,11 @@ describe('go-metro drop-in: DogStatsD from the DD_* environment, the file winnin
   it('DD_AGENT_HOST and DD_DOGSTATSD_PORT when the file names no DogStatsD; DD_ENTITY_ID as a tag', async () => {
     const rx = await udpReceiver();
     try {
-      const r = await runCli(['-cfg', writeFile('env-udp.yaml', cfgLines([]))], { DD_AGENT_HOST: '127.0.0.1', DD_DOGSTATSD_PORT: String(rx.port), DD_ENTITY_ID: 'pod-1234' });
+      const r = await runCli(['-cfg', writeFile('env-udp.yaml', cfgLines([]))], {
+        DD_AGENT_HOST: '127.0.0.1',
+        DD_DOGSTATSD_PORT: String(rx.port),
+        DD_ENTITY_ID: 'pod-1234',
+      });
       assert.equal(r.code, 0, r.stderr);
       await rx.waitForLines(5);
       assert.ok(rx.lines().includes(`system.net.tcp.rtt:74.253|g|#${TCP_TAGS},dd.internal.entity_id:pod-1234`), rx.lines().join('\n'));
@@ -324,7 +377,11 @@ describe('go-metro drop-in: DogStatsD from the DD_* environment, the file winnin
     const rx = await udpReceiver();
     try {
       const cfg = writeFile('env-any.yaml', cfgLines([]));
-      const envs: Array<Record<string, string>> = [{ DD_DOGSTATSD_URL: `unix://${uds.path}` }, { DD_DOGSTATSD_URL: `unixgram://${uds.path}` }, { DD_DOGSTATSD_SOCKET: uds.path }];
+      const envs: Array<Record<string, string>> = [
+        { DD_DOGSTATSD_URL: `unix://${uds.path}` },
+        { DD_DOGSTATSD_URL: `unixgram://${uds.path}` },
+        { DD_DOGSTATSD_SOCKET: uds.path },
+      ];
       for (const env of envs) {
         const before = uds.lines().length;
         const r = await runCli(['-cfg', cfg], env);
@@ -372,7 +429,11 @@ describe('go-metro drop-in: DogStatsD from the DD_* environment, the file winnin
   it('without a configuration file, DogStatsD is used when a DD_* variable names it', async () => {
     const rx = await udpReceiver();
     try {
-      const r = await runCli(['--pcap', TCP_PCAP, '--local', '192.168.1.116', '--format', 'none'], { DD_AGENT_HOST: '127.0.0.1', DD_DOGSTATSD_PORT: String(rx.port), DD_ENV: 'lab' });
+      const r = await runCli(['--pcap', TCP_PCAP, '--local', '192.168.1.116', '--format', 'none'], {
+        DD_AGENT_HOST: '127.0.0.1',
+        DD_DOGSTATSD_PORT: String(rx.port),
+        DD_ENV: 'lab',
+      });
       assert.equal(r.code, 0, r.stderr);
       await rx.waitForLines(5);
       assert.ok(rx.lines().includes(`system.net.tcp.rtt:74.253|g|#${TCP_TAGS},env:lab`), rx.lines().join('\n'));
@@ -419,10 +480,13 @@ describe('go-metro drop-in: whitelists in the BPF filter, IPv4 and IPv6, address
     for (const ips of ['2001:db8:2::81', '2001:db8:3::/48']) assert.equal((await reportsWith([...base, '--ips', ips])).length, 0, ips);
   });
 
-  it('a whitelist of only the live interface\'s own addresses is refused before capture starts (exit 2)', async () => {
+  it("a whitelist of only the live interface's own addresses is refused before capture starts (exit 2)", async () => {
     const r = await runCli(['--interface', 'lo', '--ips', '127.0.0.1,::1', '--no-statsd']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /passive-rtt: command line \(lo\): the whitelist \(127\.0\.0\.1, ::1\) holds only this host's own addresses, so there is no remote end to measure; list remote hosts under ips:\/hosts: \(or --ips\/--hosts\)/);
+    assert.match(
+      r.stderr,
+      /passive-rtt: command line \(lo\): the whitelist \(127\.0\.0\.1, ::1\) holds only this host's own addresses, so there is no remote end to measure; list remote hosts under ips:\/hosts: \(or --ips\/--hosts\)/,
+    );
   });
 });
 
@@ -484,7 +548,10 @@ describe('go-metro drop-in: warnings once, exit statuses', function () {
     const r = await runCli(['--pcap', TCP_PCAP, '--local', '192.168.1.116', '--hosts', 'no-such-host.invalid']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /cannot resolve whitelisted host no-such-host\.invalid: .*\(check the name and the DNS configuration\)/);
-    assert.match(r.stderr, /passive-rtt: command line \(file .*\): none of the whitelisted hosts \(no-such-host\.invalid\) resolves, so there is nothing to capture; check the names and the DNS configuration/);
+    assert.match(
+      r.stderr,
+      /passive-rtt: command line \(file .*\): none of the whitelisted hosts \(no-such-host\.invalid\) resolves, so there is nothing to capture; check the names and the DNS configuration/,
+    );
   });
 
   it('an unreadable capture file: exit 2, the cause and where a relative pcap: was looked for', async () => {
@@ -498,7 +565,10 @@ describe('go-metro drop-in: warnings once, exit statuses', function () {
     );
     const c = await runCli(['--pcap', '/nonexistent/x.pcap']);
     assert.equal(c.code, 2);
-    assert.match(c.stderr, /cannot read capture file \/nonexistent\/x\.pcap: No such file or directory; check the path after --pcap and that this user may read the file\n$/);
+    assert.match(
+      c.stderr,
+      /cannot read capture file \/nonexistent\/x\.pcap: No such file or directory; check the path after --pcap and that this user may read the file\n$/,
+    );
   });
 
   it('go-metro style without a configuration waits 5 s for supervisord, but SIGTERM ends the wait at once with status 0', async () => {
@@ -543,7 +613,17 @@ describe('go-metro drop-in: warnings once, exit statuses', function () {
   });
 
   it('exit 2 for configuration errors, with the file, key path and line', async () => {
-    const cfg = writeFile('bad-port.yaml', ['init_config:', '  statsd_port: 8125', 'instances:', '  - interface: file', `    pcap: ${TCP_PCAP}`, '  - interface: eth0', '    ips: [10.0.0.5]', '    sample: true', '    sample_duration: soon']);
+    const cfg = writeFile('bad-port.yaml', [
+      'init_config:',
+      '  statsd_port: 8125',
+      'instances:',
+      '  - interface: file',
+      `    pcap: ${TCP_PCAP}`,
+      '  - interface: eth0',
+      '    ips: [10.0.0.5]',
+      '    sample: true',
+      '    sample_duration: soon',
+    ]);
     const r = await runCli(['-cfg', cfg]);
     assert.equal(r.code, 2);
     assert.deepEqual(r.stderr.trim().split('\n'), [

@@ -12,7 +12,17 @@ describe('logger', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('knows every spelling of every level, case-insensitively', () => {
-    const want: Record<string, string> = { TRACE: 'trace', Debug: 'debug', info: 'info', warn: 'warn', WARNING: 'warn', error: 'error', err: 'error', critical: 'critical', CRIT: 'critical' };
+    const want: Record<string, string> = {
+      TRACE: 'trace',
+      Debug: 'debug',
+      info: 'info',
+      warn: 'warn',
+      WARNING: 'warn',
+      error: 'error',
+      err: 'error',
+      critical: 'critical',
+      CRIT: 'critical',
+    };
     for (const [s, l] of Object.entries(want)) assert.equal(parseLogLevel(s), l);
     assert.equal(parseLogLevel('verbose'), undefined);
   });

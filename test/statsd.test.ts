@@ -84,7 +84,7 @@ describe('DogStatsD client on real sockets', () => {
       for (const d of rx.datagrams) assert.ok(Buffer.byteLength(d) <= MAX_UDP_DATAGRAM, `datagram of ${Buffer.byteLength(d)} bytes`);
       // packed: each datagram is full enough that the next line would not have fit
       for (let i = 0; i + 1 < rx.datagrams.length; i++) {
-        const next = (rx.datagrams[i + 1]).split('\n')[0];
+        const next = rx.datagrams[i + 1].split('\n')[0];
         assert.ok(Buffer.byteLength(rx.datagrams[i]) + 1 + Buffer.byteLength(next) > MAX_UDP_DATAGRAM);
       }
       assert.deepEqual(rx.lines(), sent);
