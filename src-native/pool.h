@@ -50,6 +50,7 @@ class ChunkedPool {
     if (next_ == chunks_.size() * kChunk) {
       void* mem = big_alloc(kChunk * sizeof(T));
       if (mem == nullptr) return kNone;
+      if ((chunks_.size() + 1) * kChunk * sizeof(T) >= kHugeFrom) big_hugepages(mem, kChunk * sizeof(T));
       // Entries are trivially copyable plain data, zero-filled by the mapping.
       chunks_.push_back(static_cast<T*>(mem));
       free_.reserve(chunks_.size() * kChunk);
@@ -80,8 +81,10 @@ template <typename T>
 class FixedPool {
  public:
   explicit FixedPool(uint32_t capacity) : capacity_(capacity) {
-    base_ = static_cast<T*>(big_alloc(static_cast<size_t>(capacity) * sizeof(T)));
+    const size_t bytes = static_cast<size_t>(capacity) * sizeof(T);
+    base_ = static_cast<T*>(big_alloc(bytes));
     if (base_ == nullptr && capacity > 0) throw std::bad_alloc();
+    if (bytes >= kHugeFrom) big_hugepages(base_, bytes);
   }
   FixedPool(const FixedPool&) = delete;
   FixedPool& operator=(const FixedPool&) = delete;
@@ -206,6 +209,7 @@ class HashIndex {
   bool resize(size_t cap) {
     Slot* fresh = static_cast<Slot*>(big_alloc(cap * sizeof(Slot)));  // zero-filled: all empty
     if (fresh == nullptr) return false;
+    if (cap * sizeof(Slot) >= kHugeFrom / 2) big_hugepages(fresh, cap * sizeof(Slot));
     Slot* old = slots_;
     size_t old_cap = cap_;
     slots_ = fresh;

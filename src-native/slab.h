@@ -48,6 +48,10 @@ class SlabPool {
     }
     bytes_ += block;
     uint32_t id = k.next++;
+    if (!k.huge && static_cast<size_t>(k.next) * block >= kHugeFrom) {
+      big_hugepages(k.base, region_bytes());
+      k.huge = true;
+    }
     // Free-list capacity grows ahead of the blocks, so free() never
     // allocates on the per-packet path.
     if (k.free.capacity() < k.next) k.free.reserve(k.next * 2);
@@ -67,6 +71,7 @@ class SlabPool {
 
   struct Class {
     T* base = nullptr;
+    bool huge = false;  // huge pages asked for (once the class is large)
     std::vector<uint32_t> free;
     uint32_t next = 0;
   };
