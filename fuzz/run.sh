@@ -30,7 +30,7 @@ done
 runs="${FUZZ_RUNS:-}"
 if [[ -n "$runs" ]]; then seconds="${FUZZ_SECONDS:-21600}"; else seconds="${FUZZ_SECONDS:-60}"; fi
 
-make -s -C "$here" all
+make -s -j2 -C "$here" all
 # Seeds: the go-metro fixtures beside the checkout and the bundled examples.
 fixtures="$here/../../shared/fixtures/go-metro"
 rm -rf out/seeds
