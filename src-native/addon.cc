@@ -101,6 +101,9 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     opt_.engine.max_flows = static_cast<uint32_t>(num("maxFlows", 1000000));
     opt_.engine.soften = !o.Get("soften").IsBoolean() || o.Get("soften").As<Napi::Boolean>();
     opt_.engine.samples = o.Get("samples").IsBoolean() && o.Get("samples").As<Napi::Boolean>();
+    opt_.engine.sample_window_ns = static_cast<int64_t>(num("sampleDuration", 0) * 1e9);
+    opt_.engine.sample_gap_ns = static_cast<int64_t>(num("sampleInterval", 0) * 1e9);
+    if (opt_.engine.sample_window_ns <= 0) opt_.engine.sample_window_ns = opt_.engine.sample_gap_ns = 0;
     if (opt_.engine.report_interval_ns <= 0) opt_.engine.report_interval_ns = 1000000000;
     if (opt_.engine.max_flows < 1) opt_.engine.max_flows = 1;
     label_ = str("label");
@@ -194,6 +197,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     set("pcapIfDropped", c.pcap_if_dropped);
     set("batchesFolded", c.batches_folded);
     set("samplesDropped", c.samples_dropped);
+    set("outsideWindow", c.outside_window);
     set("reports", c.reports);
     return o;
   }

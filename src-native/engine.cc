@@ -127,6 +127,14 @@ void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t capl
                     uint32_t wirelen) {
   // Stage 1: decode, orient, hash, and ask for the index slot.
   Pending& q = batch_[(batch_head_ + batch_count_) & (kBatch - 1)];
+  q.new_window = false;
+  if (opt_.sample_window_ns > 0 && !in_window(ts, q)) {
+    // Outside a sampling window: as if not captured (the report and expiry
+    // clock moves on with the next packet that is).
+    c_.packets++;
+    c_.outside_window++;
+    return;
+  }
   q.ts = ts;
   q.kind = decode_packet(linktype, data, caplen, wirelen, &q.p);
   q.ours = false;
@@ -166,6 +174,23 @@ void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t capl
   }
 }
 
+bool Engine::in_window(int64_t ts, Pending& q) {
+  if (!window_started_) {
+    window_started_ = true;
+    window_origin_ = ts;
+  }
+  const int64_t cycle = opt_.sample_window_ns + opt_.sample_gap_ns;
+  const int64_t since = ts - window_origin_;
+  if (since < 0) return true;  // stamped before the first packet: its window
+  const int64_t k = since / cycle;
+  if (since - k * cycle >= opt_.sample_window_ns) return false;
+  if (k > window_index_) {
+    if (window_index_ >= 0) q.new_window = true;
+    window_index_ = k;
+  }
+  return true;
+}
+
 void Engine::flush() {
   while (batch_count_ > 0) {
     Pending& o = batch_[batch_head_];
@@ -178,6 +203,12 @@ void Engine::flush() {
 void Engine::process(Pending& q) {
   c_.packets++;
   advance(q.ts);
+  if (q.new_window) {
+    // A new sampling window: what flows were doing before the gap was not
+    // seen to its end (segments acknowledged, echoes answered in the gap), so
+    // no sample may span it. Host pairs keep their smoothed figures.
+    flows_.for_each([this](Flow& f) { sampler_.reset(f); });
+  }
   if (q.kind != Decoded::kTcp || !q.ours) {
     switch (q.kind) {
       case Decoded::kTcp:

@@ -28,6 +28,10 @@ struct EngineOptions {
   uint32_t max_flows = 1000000;
   bool samples = false;
   size_t segment_memory = 64u << 20;
+  // go-metro's sampling, in packet time: capture for sample_window_ns, then
+  // skip sample_gap_ns, from the first packet on. 0: every packet.
+  int64_t sample_window_ns = 0;
+  int64_t sample_gap_ns = 0;
 };
 
 class EngineSink {
@@ -76,6 +80,7 @@ class Engine {
     Decoded kind;
     bool ours;  // kTcp with a local address at one end
     bool from_local;
+    bool new_window;  // the first packet of a sampling window after a gap
   };
 
   // Whether the packet's source and destination are local addresses, as
@@ -94,6 +99,9 @@ class Engine {
     return bits;
   }
   void process(Pending& q);
+  // Whether a packet stamped ts falls in a sampling window; notes a new
+  // window in q.
+  bool in_window(int64_t ts, Pending& q);
   void advance(int64_t now);
   void expire(int64_t now);
   void remove_flow(uint32_t id);
@@ -121,6 +129,10 @@ class Engine {
   int64_t last_flush_ = 0;
   int64_t next_expiry_ = 0;
   bool started_ = false;
+  bool window_started_ = false;
+  int64_t window_origin_ = 0;  // first packet's time (sampling)
+  int64_t window_index_ = -1;  // the latest window a packet fell in
+
 };
 
 // Offline detection of the local address: the one address outside the

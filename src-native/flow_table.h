@@ -69,6 +69,13 @@ class FlowTable {
   // The least recently seen flow of both lists, or kNil.
   uint32_t oldest() const;
 
+  // Calls fn(Flow&) for every flow (both lists).
+  template <typename Fn>
+  void for_each(Fn fn) {
+    for (const List* l : {&open_, &closed_})
+      for (uint32_t id = l->head; id != kNil; id = flows_[id].next) fn(flows_[id]);
+  }
+
   Flow& operator[](uint32_t id) { return flows_[id]; }
   const Flow& operator[](uint32_t id) const { return flows_[id]; }
   uint32_t size() const { return index_.size(); }

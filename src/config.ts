@@ -499,7 +499,6 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
   };
   let ifaceNode: YamlNode | null = null;
   let pcapNode: YamlNode | null = null;
-  let sampleNode: YamlNode | null = null;
   const errorsBefore = w.errors.length;
   const given = new Set<string>();
   for (const { key, keyNode, value } of w.pairs(node)) {
@@ -546,7 +545,6 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
         }
         break;
       case 'sample': {
-        sampleNode = keyNode;
         const v = w.bool(k, value);
         if (v !== undefined) inst.sample = v;
         break;
@@ -588,10 +586,6 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
     // A key that is there but wrong was reported already; only a missing one is "required".
     if (!given.has('sample_duration')) w.error(`${where}.sample_duration`, node, 'required when sample is true: seconds of capture per window');
     if (!given.has('sample_interval')) w.error(`${where}.sample_interval`, node, 'required when sample is true: seconds without capture between windows');
-  }
-  if (inst.sample && inst.interface === FILE_INTERFACE) {
-    // go-metro sampled live captures only; a capture file is read whole.
-    w.warn(`${where}.sample`, sampleNode, 'ignored for interface "file": sampling windows apply to live capture; the whole capture file is read');
   }
   return inst;
 }

@@ -28,6 +28,7 @@ const ZERO_STATS: NativeStats = {
   pcapIfDropped: 0,
   batchesFolded: 0,
   samplesDropped: 0,
+  outsideWindow: 0,
   reports: 0,
 };
 
@@ -85,6 +86,11 @@ export function validateOptions(options: RttMonitorOptions): void {
     if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalid(`${k}: expected true or false`);
   }
   if (options.label !== undefined && typeof options.label !== 'string') throw invalid('label: expected a string');
+  checkNumber(options, 'sampleDuration', 0.001, 1e7, false);
+  checkNumber(options, 'sampleInterval', 0, 1e7, false);
+  if ((options.sampleDuration === undefined) !== (options.sampleInterval === undefined)) {
+    throw invalid('sampleDuration and sampleInterval: give both (seconds of capture, then seconds skipped) or neither');
+  }
 }
 
 export interface RttMonitorEvents {

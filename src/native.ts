@@ -23,6 +23,8 @@ export interface NativeMonitorOptions {
   maxFlows?: number;
   samples?: boolean;
   label?: string;
+  sampleDuration?: number;
+  sampleInterval?: number;
 }
 
 /** Counters as the addon returns them (MonitorStats without `local`). */
@@ -48,6 +50,7 @@ export interface NativeStats {
   pcapIfDropped: number;
   batchesFolded: number;
   samplesDropped: number;
+  outsideWindow: number;
   reports: number;
 }
 

@@ -108,6 +108,7 @@ const COUNTERS: ReadonlyArray<keyof MonitorStats> = [
   'pcapIfDropped',
   'batchesFolded',
   'samplesDropped',
+  'outsideWindow',
   'reports',
 ];
 
@@ -134,6 +135,7 @@ function zeroStats(): MonitorStats {
     pcapIfDropped: 0,
     batchesFolded: 0,
     samplesDropped: 0,
+    outsideWindow: 0,
     reports: 0,
     local: [],
   };
@@ -263,6 +265,13 @@ class Instance {
     if (s.soften !== undefined) o.soften = s.soften;
     if (s.maxFlows !== undefined) o.maxFlows = s.maxFlows;
     if (s.bufferSize !== undefined && !this.isFile) o.bufferSize = s.bufferSize;
+    // A file is sampled in packet time by the engine, so the same capture
+    // gives the same windows however fast it is read; live capture closes
+    // the handle between windows (pauseWindow), as go-metro stopped sniffing.
+    if (this.isFile && this.plan.sample) {
+      o.sampleDuration = this.plan.sample.duration;
+      o.sampleInterval = this.plan.sample.interval;
+    }
     return o;
   }
 

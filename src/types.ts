@@ -42,6 +42,14 @@ export interface RttMonitorOptions {
   samples?: boolean;
   /** Name used in reports for a file capture (the `iface` field). Default `file`. */
   label?: string;
+  /**
+   * go-metro's sampling, in packet time: take packets for `sampleDuration`
+   * seconds, then skip `sampleInterval` seconds, from the first packet on
+   * (give both). Flows start afresh in each window; host pairs keep their
+   * smoothed figures. Default: every packet.
+   */
+  sampleDuration?: number;
+  sampleInterval?: number;
 }
 
 /** One host pair's figures for one report interval. Times are milliseconds. */
@@ -115,6 +123,8 @@ export interface MonitorStats {
   batchesFolded: number;
   /** Per-sample records dropped because JavaScript could not keep up (live only). */
   samplesDropped: number;
+  /** Packets skipped because they fell between sampling windows. */
+  outsideWindow: number;
   /** Reports emitted. */
   reports: number;
   /** Local addresses in use (given, from the interface, or detected). */

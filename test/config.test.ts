@@ -221,15 +221,16 @@ describe('go-metro configuration: the documented example and extensions', () => 
     ]);
   });
 
-  it('warns that sampling windows do not apply to a capture file', () => {
+  it('takes sampling windows on a capture file without a warning (they run in packet time)', () => {
     const c = parseConfig(
       'instances:\n  - interface: file\n    pcap: x.pcap\n    sample: true\n    sample_duration: 5\n    sample_interval: 10\n',
       'x.yaml',
       '/nonexistent',
     );
-    assert.deepEqual(c.warnings, [
-      'x.yaml: instances[0].sample: ignored for interface "file": sampling windows apply to live capture; the whole capture file is read, line 4',
-    ]);
+    assert.deepEqual(c.warnings, []);
+    assert.equal(c.instances[0].sample, true);
+    assert.equal(c.instances[0].sampleDuration, 5);
+    assert.equal(c.instances[0].sampleInterval, 10);
   });
 
   it('refuses a CIDR block with host bits set, naming the block that was meant', () => {
