@@ -19,8 +19,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-Wall", "-Wextra"],
-      "ldflags": ["-Wl,--version-script=<(module_root_dir)/binding.map"],
+      "cflags_cc": ["-std=c++17", "-O3", "-flto=auto", "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-Wall", "-Wextra"],
+      "ldflags": ["-O3", "-flto=auto", "-Wl,--version-script=<(module_root_dir)/binding.map"],
       "libraries": ["-ldl", "-lpthread"]
     }
   ]
