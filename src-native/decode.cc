@@ -218,11 +218,13 @@ Decoded decode_packet(int linktype, const uint8_t* data, uint32_t caplen, uint32
     const uint16_t type = rd16(data + 12);
     const uint8_t* ip = data + 14;
     const uint32_t cap = caplen - 14;
-    if (type == kEtherIpv4 && ip[0] == 0x45 && ip[9] == 6 && (rd16(ip + 6) & 0x3fff) == 0) {
+    // The tests are combined with & rather than &&: all the bytes are
+    // captured (54 at least), and one branch predicts better than four.
+    if ((type == kEtherIpv4) & (ip[0] == 0x45) & (ip[9] == 6) & ((rd16(ip + 6) & 0x3fff) == 0)) {
       const uint32_t total = rd16(ip + 2);
       const uint8_t* t = ip + 20;
       const uint32_t hlen = static_cast<uint32_t>(t[12] >> 4) * 4;
-      if (total >= 20 + hlen && hlen >= 20 && cap >= 20 + hlen) {
+      if ((total >= 20 + hlen) & (hlen >= 20) & (cap >= 20 + hlen)) {
         out->src = Addr::v4(ip + 12);
         out->dst = Addr::v4(ip + 16);
         out->v6 = false;
@@ -233,7 +235,7 @@ Decoded decode_packet(int linktype, const uint8_t* data, uint32_t caplen, uint32
       const uint32_t plen = rd16(ip + 4);
       const uint8_t* t = ip + 40;
       const uint32_t hlen = static_cast<uint32_t>(t[12] >> 4) * 4;
-      if (plen >= hlen && hlen >= 20 && cap >= 40 + hlen) {
+      if ((plen >= hlen) & (hlen >= 20) & (cap >= 40 + hlen)) {
         out->src = Addr::v6(ip + 8);
         out->dst = Addr::v6(ip + 24);
         out->v6 = true;

@@ -18,6 +18,7 @@ Engine::Engine(const EngineOptions& options, EngineSink* sink)
     std::memcpy(&v, a.b + 12, 4);
     local4_.push_back(v);
   }
+  if (!local4_.empty()) local4_first_ = local4_[0];
   if (opt_.samples) samples_.reserve(4096);
 }
 
@@ -141,10 +142,12 @@ void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t capl
   if (q.kind == Decoded::kTcp) {
     const TcpPacket& p = q.p;
     const unsigned where = locality(p);
-    // Both ends ours: orient by the lower endpoint so that both directions
-    // land on one flow.
-    const bool from_local =
-        where == 3 ? (p.src < p.dst || (p.src == p.dst && p.sport < p.dport)) : (where & 1) != 0;
+    bool from_local = (where & 1) != 0;
+    if (where == 3) {
+      // Both ends ours: orient by the lower endpoint so that both
+      // directions land on one flow.
+      from_local = p.src < p.dst || (p.src == p.dst && p.sport < p.dport);
+    }
     q.ours = where != 0;
     q.from_local = from_local;
     // Selects, not branches: the direction of consecutive packets is

@@ -92,8 +92,12 @@ class Engine {
       uint32_t s, d;
       std::memcpy(&s, p.src.b + 12, 4);
       std::memcpy(&d, p.dst.b + 12, 4);
-      for (uint32_t l : local4_) bits |= (l == s ? 1u : 0u) | (l == d ? 2u : 0u);
-      return bits;
+      // Most hosts have one IPv4 address: test it without a loop.
+      bits = (local4_first_ == s ? 1u : 0u) | (local4_first_ == d ? 2u : 0u);
+      for (size_t i = 1; i < local4_.size(); ++i) {
+        bits |= (local4_[i] == s ? 1u : 0u) | (local4_[i] == d ? 2u : 0u);
+      }
+      return local4_.empty() ? 0 : bits;
     }
     for (const Addr& l : local_) bits |= (l == p.src ? 1u : 0u) | (l == p.dst ? 2u : 0u);
     return bits;
@@ -112,6 +116,7 @@ class Engine {
   EngineSink* sink_;
   std::vector<Addr> local_;
   std::vector<uint32_t> local4_;  // the IPv4 ones, as stored in Addr bytes 12..15
+  uint32_t local4_first_ = 0;     // local4_[0], or 0
   Counters c_;
   SlabPool<Segment> segments_;
   FlowTable flows_;
