@@ -12,7 +12,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { RttMonitor, type RttMonitorOptions } from '../../src';
-import { loTraffic, type LoTraffic } from './lo-traffic';
+import { loTraffic } from './lo-traffic';
 import { captureThreads, openFds, rssKb, waitNoCaptureThreads } from './proc';
 
 export type Stage = 'open' | 'running' | 'closing';
@@ -51,15 +51,6 @@ function result(value: unknown): void {
 
 function samplesIn(batch: { samples: number }[]): number {
   return batch.reduce((n, r) => n + r.samples, 0);
-}
-
-async function withTraffic<T>(on: boolean | undefined, body: () => Promise<T>): Promise<T> {
-  const t: LoTraffic | undefined = on ? await loTraffic() : undefined;
-  try {
-    return await body();
-  } finally {
-    await t?.stop();
-  }
 }
 
 async function stage(s: Extract<Scenario, { scenario: 'stage' }>): Promise<void> {
