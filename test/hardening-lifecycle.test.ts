@@ -80,7 +80,8 @@ function assertNoCrash(r: ChildRun, what: string): void {
   assert.doesNotMatch(r.stderr, CRASH, `${what}: crash signature in stderr:\n${r.stderr}`);
 }
 
-async function events(m: RttMonitor): Promise<{ reports: number[]; errors: string[]; ends: number }> {
+/** Records what a monitor emits: samples per report, error codes, ends. */
+function events(m: RttMonitor): { reports: number[]; errors: string[]; ends: number } {
   const out = { reports: [] as number[], errors: [] as string[], ends: 0 };
   m.on('report', (b) => out.reports.push(b.reduce((n, r) => n + r.samples, 0)));
   m.on('error', (e) => out.errors.push(e.code));
@@ -146,7 +147,7 @@ describe('hardening: lifecycle', function () {
   describe('start() and stop() out of order', function () {
     it('stop() before start() resolves, twice; start() afterwards is INVALID_STATE; no thread is made', async function () {
       const m = new RttMonitor({ file: small, local: [LOCAL] });
-      const ev = await events(m);
+      const ev = events(m);
       const a = m.stop();
       const b = m.stop();
       await a;
@@ -161,7 +162,7 @@ describe('hardening: lifecycle', function () {
 
     it('start() twice: the second is INVALID_STATE, the capture runs once', async function () {
       const m = new RttMonitor({ file: small, local: [LOCAL], reportInterval: 1 });
-      const ev = await events(m);
+      const ev = events(m);
       const first = m.start();
       const second = m.start();
       await assert.rejects(second, (e: unknown) => e instanceof RttError && e.code === 'INVALID_STATE');
@@ -175,7 +176,7 @@ describe('hardening: lifecycle', function () {
 
     it('stop() twice in the middle of a file: one end, one promise, the capture cut short', async function () {
       const m = new RttMonitor({ file: big, local: [LOCAL], reportInterval: 1 });
-      const ev = await events(m);
+      const ev = events(m);
       let a: Promise<void> | undefined;
       let b: Promise<void> | undefined;
       m.once('report', () => {
@@ -202,7 +203,7 @@ describe('hardening: lifecycle', function () {
       await full.ended();
       for (let i = 0; i < 5; i++) {
         const m = new RttMonitor({ file: detect });
-        const ev = await events(m);
+        const ev = events(m);
         const started = m.start();
         // The capture thread is scanning the first of 100 000 packets: a
         // partial scan has seen only the first flow, whose two ends are
@@ -235,7 +236,7 @@ describe('hardening: lifecycle', function () {
       const traffic = await loTraffic();
       try {
         const m = new RttMonitor(LIVE);
-        const ev = await events(m);
+        const ev = events(m);
         await m.start();
         await new Promise<void>((resolve) => m.on('report', () => ev.reports.length >= 2 && resolve()));
         const before = ev.reports.length;
