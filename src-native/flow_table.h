@@ -34,6 +34,17 @@ class FlowTable {
     __builtin_prefetch(p);
     __builtin_prefetch(p + 64);
   }
+  // The entry the index most likely holds for this hash (unconfirmed), or
+  // kNil: for cache hints only.
+  uint32_t peek(uint32_t hash) const {
+    uint32_t id = index_.peek(hash);
+    return id == HashIndex::kNotFound ? kNil : id;
+  }
+  // Cache hint: the recency-list neighbours a touch of f will write.
+  void prefetch_links(const Flow& f) const {
+    if (f.prev != kNil) __builtin_prefetch(reinterpret_cast<const char*>(&flows_[f.prev]) + 64);
+    if (f.next != kNil) __builtin_prefetch(reinterpret_cast<const char*>(&flows_[f.next]) + 64);
+  }
   // Inserts a new zeroed flow (the key set) at the tail of the open list.
   // When the table is full the caller must evict first (full()). kNil when
   // the system has no memory for it.

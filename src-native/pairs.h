@@ -34,6 +34,10 @@ class PairTable {
   void report(std::vector<PairRow>* rows);
 
   uint32_t size() const { return index_.size(); }
+  // Cache hint: the pair's entry, before add().
+  void prefetch(uint32_t id) const {
+    if (id < pairs_.high_water()) __builtin_prefetch(&pairs_[id]);
+  }
   size_t bytes() const;
 
  private:
