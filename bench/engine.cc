@@ -7,6 +7,8 @@
 // Usage: engine FILE LOCAL[,LOCAL...] [MAXFLOWS]
 // Prints one JSON line: packets, samples, reports, wall and CPU seconds.
 
+#include "../src-native/engine.h"
+
 #include <pcap/pcap.h>
 #include <sys/resource.h>
 
@@ -15,8 +17,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <string>
-
-#include "../src-native/engine.h"
 
 namespace {
 
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   std::printf("{\"packets\":%" PRIu64 ",\"samples\":%" PRIu64 ",\"evicted\":%" PRIu64
               ",\"reports\":%" PRIu64 ",\"rows\":%" PRIu64
               ",\"wallS\":%.6f,\"userS\":%.6f,\"mpps\":%.3f,\"maxRssKb\":%ld}\n",
-              c.packets, samples, c.flows_evicted, sink.reports, sink.rows, wall,
-              tv(ru.ru_utime), static_cast<double>(c.packets) / wall / 1e6, ru.ru_maxrss);
+              c.packets, samples, c.flows_evicted, sink.reports, sink.rows, wall, tv(ru.ru_utime),
+              static_cast<double>(c.packets) / wall / 1e6, ru.ru_maxrss);
   return 0;
 }

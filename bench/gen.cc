@@ -51,46 +51,47 @@ struct Options {
   std::string local4 = "198.18.0.1";  // RFC 2544 benchmarking range
   std::string local6 = "2001:2::1";   // RFC 5180 benchmarking range
   uint32_t hosts = 1000;
-  double v6 = 0.2;          // share of flows over IPv6
-  double ts = 0.7;          // share of flows with TCP timestamps (RFC 7323)
-  double rtt_min = 0.2;     // ms, base RTT of a remote host: log-uniform
-  double rtt_max = 150.0;   // ms
-  double delack = 0.8;      // share of receivers that delay ACKs
-  double loss = 0.003;      // per local data segment: lost once, retransmitted
-  double reorder = 0.003;   // per data segment: arrives after its successor
-  double syn_retx = 0.005;  // share of connections whose SYN or SYN/ACK is retransmitted
-  double down = 0.15;       // share of flows where the local host only downloads
-  double server = 0.3;      // share of the others where the local host accepts
-  double churn = 0.25;      // about this share of flows close (and are replaced) during the file
-  double rate = 200000;     // aggregate packets per second of capture time (target)
+  double v6 = 0.2;             // share of flows over IPv6
+  double ts = 0.7;             // share of flows with TCP timestamps (RFC 7323)
+  double rtt_min = 0.2;        // ms, base RTT of a remote host: log-uniform
+  double rtt_max = 150.0;      // ms
+  double delack = 0.8;         // share of receivers that delay ACKs
+  double loss = 0.003;         // per local data segment: lost once, retransmitted
+  double reorder = 0.003;      // per data segment: arrives after its successor
+  double syn_retx = 0.005;     // share of connections whose SYN or SYN/ACK is retransmitted
+  double down = 0.15;          // share of flows where the local host only downloads
+  double server = 0.3;         // share of the others where the local host accepts
+  double churn = 0.25;         // about this share of flows close (and are replaced) during the file
+  double rate = 200000;        // aggregate packets per second of capture time (target)
   int64_t start = 1700000000;  // unix seconds of the first packet
   std::string out = "out.pcap";
   std::string truth = "out.truth";
 };
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: gen [options]\n"
-               "  --packets N      packets to write (default 1000000)\n"
-               "  --flows N        flows open at once, 1..4000000 (default 10000)\n"
-               "  --seed N         random seed (default 1)\n"
-               "  --local4 A       local IPv4 address (default 198.18.0.1)\n"
-               "  --local6 A       local IPv6 address (default 2001:2::1)\n"
-               "  --hosts N        remote hosts (default 1000, at most 130000)\n"
-               "  --v6 F           share of flows over IPv6 (default 0.2)\n"
-               "  --ts F           share of flows with TCP timestamps (default 0.7)\n"
-               "  --rtt MIN:MAX    base RTT range in ms, log-uniform per host (default 0.2:150)\n"
-               "  --delack F       share of receivers delaying ACKs (default 0.8)\n"
-               "  --loss F         per local data segment loss probability (default 0.003)\n"
-               "  --reorder F      per data segment reordering probability (default 0.003)\n"
-               "  --syn-retx F     share of handshakes with a retransmitted SYN or SYN/ACK (default 0.005)\n"
-               "  --down F         share of download-only flows (default 0.15)\n"
-               "  --server F       share of other flows the local host accepts (default 0.3)\n"
-               "  --churn F        about this share of flows close during the file (default 0.25)\n"
-               "  --rate PPS       target packets per second of capture time (default 200000)\n"
-               "  --start SEC      unix time of the first packet (default 1700000000)\n"
-               "  -o FILE          pcap output (default out.pcap)\n"
-               "  -t FILE          ground-truth output (default out.truth)\n");
+  std::fprintf(
+      stderr,
+      "usage: gen [options]\n"
+      "  --packets N      packets to write (default 1000000)\n"
+      "  --flows N        flows open at once, 1..4000000 (default 10000)\n"
+      "  --seed N         random seed (default 1)\n"
+      "  --local4 A       local IPv4 address (default 198.18.0.1)\n"
+      "  --local6 A       local IPv6 address (default 2001:2::1)\n"
+      "  --hosts N        remote hosts (default 1000, at most 130000)\n"
+      "  --v6 F           share of flows over IPv6 (default 0.2)\n"
+      "  --ts F           share of flows with TCP timestamps (default 0.7)\n"
+      "  --rtt MIN:MAX    base RTT range in ms, log-uniform per host (default 0.2:150)\n"
+      "  --delack F       share of receivers delaying ACKs (default 0.8)\n"
+      "  --loss F         per local data segment loss probability (default 0.003)\n"
+      "  --reorder F      per data segment reordering probability (default 0.003)\n"
+      "  --syn-retx F     share of handshakes with a retransmitted SYN or SYN/ACK (default 0.005)\n"
+      "  --down F         share of download-only flows (default 0.15)\n"
+      "  --server F       share of other flows the local host accepts (default 0.3)\n"
+      "  --churn F        about this share of flows close during the file (default 0.25)\n"
+      "  --rate PPS       target packets per second of capture time (default 200000)\n"
+      "  --start SEC      unix time of the first packet (default 1700000000)\n"
+      "  -o FILE          pcap output (default out.pcap)\n"
+      "  -t FILE          ground-truth output (default out.truth)\n");
 }
 
 bool parse_args(int argc, char** argv, Options* o) {
@@ -105,38 +106,57 @@ bool parse_args(int argc, char** argv, Options* o) {
       return false;
     }
     const char* v = argv[++i];
-    if (a == "--packets") o->packets = std::strtoull(v, nullptr, 10);
-    else if (a == "--flows") o->flows = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
-    else if (a == "--seed") o->seed = std::strtoull(v, nullptr, 10);
-    else if (a == "--local4") o->local4 = v;
-    else if (a == "--local6") o->local6 = v;
-    else if (a == "--hosts") o->hosts = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
-    else if (a == "--v6") o->v6 = std::atof(v);
-    else if (a == "--ts") o->ts = std::atof(v);
+    if (a == "--packets")
+      o->packets = std::strtoull(v, nullptr, 10);
+    else if (a == "--flows")
+      o->flows = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
+    else if (a == "--seed")
+      o->seed = std::strtoull(v, nullptr, 10);
+    else if (a == "--local4")
+      o->local4 = v;
+    else if (a == "--local6")
+      o->local6 = v;
+    else if (a == "--hosts")
+      o->hosts = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
+    else if (a == "--v6")
+      o->v6 = std::atof(v);
+    else if (a == "--ts")
+      o->ts = std::atof(v);
     else if (a == "--rtt") {
       if (std::sscanf(v, "%lf:%lf", &o->rtt_min, &o->rtt_max) != 2) {
         std::fprintf(stderr, "gen: --rtt expects MIN:MAX in ms\n");
         return false;
       }
-    } else if (a == "--delack") o->delack = std::atof(v);
-    else if (a == "--loss") o->loss = std::atof(v);
-    else if (a == "--reorder") o->reorder = std::atof(v);
-    else if (a == "--syn-retx") o->syn_retx = std::atof(v);
-    else if (a == "--down") o->down = std::atof(v);
-    else if (a == "--server") o->server = std::atof(v);
-    else if (a == "--churn") o->churn = std::atof(v);
-    else if (a == "--rate") o->rate = std::atof(v);
-    else if (a == "--start") o->start = std::strtoll(v, nullptr, 10);
-    else if (a == "-o") o->out = v;
-    else if (a == "-t") o->truth = v;
+    } else if (a == "--delack")
+      o->delack = std::atof(v);
+    else if (a == "--loss")
+      o->loss = std::atof(v);
+    else if (a == "--reorder")
+      o->reorder = std::atof(v);
+    else if (a == "--syn-retx")
+      o->syn_retx = std::atof(v);
+    else if (a == "--down")
+      o->down = std::atof(v);
+    else if (a == "--server")
+      o->server = std::atof(v);
+    else if (a == "--churn")
+      o->churn = std::atof(v);
+    else if (a == "--rate")
+      o->rate = std::atof(v);
+    else if (a == "--start")
+      o->start = std::strtoll(v, nullptr, 10);
+    else if (a == "-o")
+      o->out = v;
+    else if (a == "-t")
+      o->truth = v;
     else {
       std::fprintf(stderr, "gen: unknown option %s\n", a.c_str());
       usage();
       return false;
     }
   }
-  if (o->flows < 1 || o->flows > 4000000 || o->hosts < 1 || o->hosts > 130000 ||
-      o->rtt_min <= 0 || o->rtt_max < o->rtt_min || o->rate <= 0 || o->packets < 1) {
+  if (o->flows < 1 || o->flows > 4000000 || o->hosts < 1 || o->hosts > 130000 || o->rtt_min <= 0 ||
+      o->rtt_max < o->rtt_min || o->rate <= 0 || o->packets < 1) {
     std::fprintf(stderr, "gen: option out of range\n");
     return false;
   }
@@ -276,7 +296,8 @@ void observe_out(Obs& o, const Pkt& p, bool ts, Outcome* res) {
     } else {
       // Sent before: Karn's rule (RFC 6298 §3) applies to what it overlaps.
       for (size_t i = o.head; i < o.segs.size(); ++i)
-        if (seq_lt(o.segs[i].start, end) && seq_gt(o.segs[i].end, p.seq)) o.segs[i].flags |= kSegRetx;
+        if (seq_lt(o.segs[i].start, end) && seq_gt(o.segs[i].end, p.seq))
+          o.segs[i].flags |= kSegRetx;
       o.rx_start = p.seq;
       o.rx_end = end;
       o.rx_t = p.t;
@@ -284,8 +305,9 @@ void observe_out(Obs& o, const Pkt& p, bool ts, Outcome* res) {
       o.rx_valid = true;
       o.rx_ts = ts;
       if (seq_gt(end, o.snd_max)) {
-        o.segs.push_back({p.t, o.snd_max, end, p.tsval,
-                          static_cast<uint8_t>(kSegRetx | (syn ? kSegSyn : 0) | (ts ? kSegTs : 0))});
+        o.segs.push_back(
+            {p.t, o.snd_max, end, p.tsval,
+             static_cast<uint8_t>(kSegRetx | (syn ? kSegSyn : 0) | (ts ? kSegTs : 0))});
         o.snd_max = end;
       }
     }
@@ -377,7 +399,8 @@ void observe_ack(Obs& o, const Pkt& p, bool ts, Outcome* res) {
       } else {
         res->v = Verdict::kAmbiguous;
       }
-    } else if (o.rx_valid && o.rx_t > sent && seq_lt(o.rx_start, a) && seq_gt(o.rx_end, o.snd_una)) {
+    } else if (o.rx_valid && o.rx_t > sent && seq_lt(o.rx_start, a) &&
+               seq_gt(o.rx_end, o.snd_una)) {
       res->v = Verdict::kAmbiguous;
       res->reason = "later-retransmission";
     } else {
@@ -441,9 +464,9 @@ enum Phase : uint8_t { kNew, kOpen, kClosing };
 
 struct Flow {
   Rng rng;
-  End L, R;              // local and remote end
+  End L, R;  // local and remote end
   Obs obs;
-  std::vector<Pkt> q;    // packets of the current batch, in capture order
+  std::vector<Pkt> q;  // packets of the current batch, in capture order
   uint32_t qi = 0;
   int64_t next_action = 0;
   int64_t close_at = 0;
@@ -473,14 +496,12 @@ struct Xfer {
   uint32_t ord = 0;
   void push(int64_t t, uint8_t type, int32_t a, uint32_t b = 0) {
     h.push_back({t, ord++, type, a, b});
-    std::push_heap(h.begin(), h.end(), [](const Ev& x, const Ev& y) {
-      return x.t != y.t ? x.t > y.t : x.ord > y.ord;
-    });
+    std::push_heap(h.begin(), h.end(),
+                   [](const Ev& x, const Ev& y) { return x.t != y.t ? x.t > y.t : x.ord > y.ord; });
   }
   Ev pop() {
-    std::pop_heap(h.begin(), h.end(), [](const Ev& x, const Ev& y) {
-      return x.t != y.t ? x.t > y.t : x.ord > y.ord;
-    });
+    std::pop_heap(h.begin(), h.end(),
+                  [](const Ev& x, const Ev& y) { return x.t != y.t ? x.t > y.t : x.ord > y.ord; });
     Ev e = h.back();
     h.pop_back();
     return e;
@@ -733,13 +754,13 @@ struct Ctx {
   uint64_t data_packets = 0, retransmissions = 0;
   int64_t last_t = 0;
   uint16_t ip_id = 1;
-  int64_t G = 0;       // mean think time between exchanges, us
-  int64_t ramp = 0;    // the first flows open during [0, ramp)
-  int64_t dur = 0;     // estimated capture duration, us
+  int64_t G = 0;     // mean think time between exchanges, us
+  int64_t ramp = 0;  // the first flows open during [0, ramp)
+  int64_t dur = 0;   // estimated capture duration, us
 };
 
 const char* const kAmbReasons[] = {"after-dupack", "covers-retransmission", "syn-retransmitted",
-                                   "karn", "later-retransmission", "other"};
+                                   "karn",         "later-retransmission",  "other"};
 
 void host_addr4(uint32_t h, uint8_t out[4]) {
   // 198.18.1.0 onwards: the first /24 of 198.18.0.0/15 holds the local host.
@@ -757,8 +778,10 @@ void host_addr6(uint32_t h, uint8_t out[16]) {
 // Writes one packet to the pcap file and its verdict to the truth file.
 void write_packet(Ctx& c, Flow& f, const Pkt& p) {
   Outcome res;
-  if (p.out) observe_out(f.obs, p, f.ts, &res);
-  else observe_in(f.obs, p, f.ts, &res);
+  if (p.out)
+    observe_out(f.obs, p, f.ts, &res);
+  else
+    observe_in(f.obs, p, f.ts, &res);
 
   const int64_t abs_us = c.o.start * 1000000 + p.t;
   const bool syn = p.flags & kSyn;
@@ -766,8 +789,9 @@ void write_packet(Ctx& c, Flow& f, const Pkt& p) {
   const int iplen = f.v6 ? 40 : 20;
   const int caplen = 14 + iplen + 20 + optlen;
   uint8_t* b = reinterpret_cast<uint8_t*>(c.pcap.reserve(16 + caplen));
-  uint32_t rec[4] = {static_cast<uint32_t>(abs_us / 1000000), static_cast<uint32_t>(abs_us % 1000000),
-                     static_cast<uint32_t>(caplen), static_cast<uint32_t>(caplen + p.len)};
+  uint32_t rec[4] = {static_cast<uint32_t>(abs_us / 1000000),
+                     static_cast<uint32_t>(abs_us % 1000000), static_cast<uint32_t>(caplen),
+                     static_cast<uint32_t>(caplen + p.len)};
   std::memcpy(b, rec, 16);
   uint8_t* e = b + 16;
   static const uint8_t mac_l[6] = {0x02, 0, 0, 0, 0, 0x01}, mac_r[6] = {0x02, 0, 0, 0, 0, 0x02};
@@ -815,18 +839,35 @@ void write_packet(Ctx& c, Flow& f, const Pkt& p) {
   be16(tcp + 18, 0);
   uint8_t* opt = tcp + 20;
   if (syn) {
-    opt[0] = 2; opt[1] = 4; be16(opt + 2, f.mss() + (f.ts ? 12 : 0));
+    opt[0] = 2;
+    opt[1] = 4;
+    be16(opt + 2, f.mss() + (f.ts ? 12 : 0));
     if (f.ts) {
-      opt[4] = 4; opt[5] = 2;                     // SACK permitted
-      opt[6] = 8; opt[7] = 10; be32(opt + 8, p.tsval); be32(opt + 12, p.tsecr);
-      opt[16] = 1;                                // NOP
-      opt[17] = 3; opt[18] = 3; opt[19] = 7;      // window scale 7
+      opt[4] = 4;
+      opt[5] = 2;  // SACK permitted
+      opt[6] = 8;
+      opt[7] = 10;
+      be32(opt + 8, p.tsval);
+      be32(opt + 12, p.tsecr);
+      opt[16] = 1;  // NOP
+      opt[17] = 3;
+      opt[18] = 3;
+      opt[19] = 7;  // window scale 7
     } else {
-      opt[4] = 1; opt[5] = 1; opt[6] = 4; opt[7] = 2;
-      opt[8] = 1; opt[9] = 3; opt[10] = 3; opt[11] = 7;
+      opt[4] = 1;
+      opt[5] = 1;
+      opt[6] = 4;
+      opt[7] = 2;
+      opt[8] = 1;
+      opt[9] = 3;
+      opt[10] = 3;
+      opt[11] = 7;
     }
   } else if (f.ts) {
-    opt[0] = 1; opt[1] = 1; opt[2] = 8; opt[3] = 10;
+    opt[0] = 1;
+    opt[1] = 1;
+    opt[2] = 8;
+    opt[3] = 10;
     be32(opt + 4, p.tsval);
     be32(opt + 8, p.tsecr);
   }
@@ -883,8 +924,10 @@ void new_flow(Ctx& c, Flow& f, int64_t t) {
   f.ts = f.rng.chance(c.o.ts);
   f.delack_l = f.rng.chance(c.o.delack);
   f.delack_r = f.rng.chance(c.o.delack);
-  if (f.rng.chance(c.o.down)) f.role = kDown;
-  else f.role = f.rng.chance(c.o.server) ? kServer : kUp;
+  if (f.rng.chance(c.o.down))
+    f.role = kDown;
+  else
+    f.role = f.rng.chance(c.o.server) ? kServer : kUp;
   static const uint16_t client_rports[4] = {443, 80, 993, 25};
   static const uint16_t server_lports[4] = {443, 22, 5432, 6379};
   if (f.role == kServer) {
@@ -906,7 +949,8 @@ void new_flow(Ctx& c, Flow& f, int64_t t) {
   f.R = End();
   f.L.ts_base = static_cast<uint32_t>(f.rng.next());
   f.R.ts_base = static_cast<uint32_t>(f.rng.next());
-  const double life = c.o.churn > 0 ? -std::log(1.0 - f.rng.uni()) * static_cast<double>(c.dur) / c.o.churn : 1e18;
+  const double life =
+      c.o.churn > 0 ? -std::log(1.0 - f.rng.uni()) * static_cast<double>(c.dur) / c.o.churn : 1e18;
   // No flow closes before every slot has opened its first flow, so that N
   // flows are open at once at the end of the ramp.
   f.close_at = std::max(t + static_cast<int64_t>(std::min(life, 1e17)), c.ramp + c.G);
@@ -917,7 +961,8 @@ void new_flow(Ctx& c, Flow& f, int64_t t) {
 
 void handshake(Ctx& c, Flow& f, int64_t t) {
   const bool retx = f.rng.chance(c.o.syn_retx);
-  const uint32_t isn_l = static_cast<uint32_t>(f.rng.next()), isn_r = static_cast<uint32_t>(f.rng.next());
+  const uint32_t isn_l = static_cast<uint32_t>(f.rng.next()),
+                 isn_r = static_cast<uint32_t>(f.rng.next());
   const int64_t proc = f.rng.range(20, 80), hd = f.rng.range(10, 60);
   auto pkt = [&](int64_t tt, bool out, uint32_t seq, uint32_t ack, uint8_t flags, uint32_t tsval,
                  uint32_t tsecr) {
@@ -977,7 +1022,13 @@ void close_flow(Ctx& c, Flow& f, int64_t t) {
     End& s = out ? f.L : f.R;
     End& v = out ? f.R : f.L;
     int64_t sent = out ? tt : tt - f.owd_in;
-    Pkt p{tt, s.nxt, s.rcv, f.ts ? s.tsval(sent) : 0, f.ts ? s.ts_recent : 0, 0, flags,
+    Pkt p{tt,
+          s.nxt,
+          s.rcv,
+          f.ts ? s.tsval(sent) : 0,
+          f.ts ? s.ts_recent : 0,
+          0,
+          flags,
           static_cast<uint8_t>(out)};
     f.q.push_back(p);
     if (flags & kFin) s.nxt++;
@@ -1035,8 +1086,10 @@ void exchange(Ctx& c, Flow& f, int64_t t) {
       const int n = static_cast<int>(pick_segments(f.rng, 0.6, 0.9, 2, 6, 8, 48));
       const int m = static_cast<int>(pick_segments(f.rng, 0.5, 0.85, 2, 8, 9, 40));
       const int64_t proc = static_cast<int64_t>(f.rng.loguni(50, 20000));
-      r1 = transfer(f, true, t, n, bytes_for(f, n, 64), lost_index(c, f, n), reorder_index(c, f, n), proc);
-      r2 = transfer(f, false, r1.t_done + proc, m, bytes_for(f, m, 100), -1, reorder_index(c, f, m), -1);
+      r1 = transfer(f, true, t, n, bytes_for(f, n, 64), lost_index(c, f, n), reorder_index(c, f, n),
+                    proc);
+      r2 = transfer(f, false, r1.t_done + proc, m, bytes_for(f, m, 100), -1, reorder_index(c, f, m),
+                    -1);
       last = std::max(r1.t_last, r2.t_last);
       break;
     }
@@ -1137,7 +1190,8 @@ int main(int argc, char** argv) {
   // Think time so that N flows together make about `rate` packets per
   // second (an exchange is some 20 packets on average with the defaults).
   c.dur = static_cast<int64_t>(static_cast<double>(o.packets) / o.rate * 1e6);
-  c.G = std::max<int64_t>(2000, static_cast<int64_t>(static_cast<double>(o.flows) * 20.0 / o.rate * 1e6));
+  c.G = std::max<int64_t>(2000,
+                          static_cast<int64_t>(static_cast<double>(o.flows) * 20.0 / o.rate * 1e6));
   const int64_t ramp = std::max<int64_t>(1000, std::min<int64_t>(c.G, c.dur / 4));
   c.ramp = ramp;
 
@@ -1156,12 +1210,14 @@ int main(int argc, char** argv) {
   c.pcap.put(&hdr, sizeof hdr);
   {
     char* l = c.truth.reserve(1024);
-    int n = std::snprintf(l, 1024,
-                          "# passive-rtt bench ground truth v1\n"
-                          "# packets=%" PRIu64 " flows=%u seed=%" PRIu64 " local4=%s local6=%s hosts=%u\n"
-                          "# S <ack_us> <local> <lport> <remote> <rport> <rtt_us> <kind>\n"
-                          "# A <ack_us> <local> <lport> <remote> <rport> <reason>\n",
-                          o.packets, o.flows, o.seed, c.local4s.c_str(), c.local6s.c_str(), o.hosts);
+    int n =
+        std::snprintf(l, 1024,
+                      "# passive-rtt bench ground truth v1\n"
+                      "# packets=%" PRIu64 " flows=%u seed=%" PRIu64
+                      " local4=%s local6=%s hosts=%u\n"
+                      "# S <ack_us> <local> <lport> <remote> <rport> <rtt_us> <kind>\n"
+                      "# A <ack_us> <local> <lport> <remote> <rport> <reason>\n",
+                      o.packets, o.flows, o.seed, c.local4s.c_str(), c.local6s.c_str(), o.hosts);
     c.truth.commit(static_cast<size_t>(n));
   }
 
@@ -1205,13 +1261,13 @@ int main(int argc, char** argv) {
       "{\"packets\":%" PRIu64 ",\"flows\":%u,\"flowsStarted\":%" PRIu64 ",\"flowsClosed\":%" PRIu64
       ",\"maxOpen\":%" PRIu64 ",\"durationS\":%.3f,\"thinkS\":%.3f,\"samples\":{\"data\":%" PRIu64
       ",\"handshake\":%" PRIu64 ",\"ts\":%" PRIu64 "},\"retransmissionsTimedByTsecr\":%" PRIu64
-      ",\"ambiguous\":%" PRIu64
-      ",\"ambiguousBy\":{\"after-dupack\":%" PRIu64 ",\"covers-retransmission\":%" PRIu64
-      ",\"syn-retransmitted\":%" PRIu64 ",\"karn\":%" PRIu64 ",\"later-retransmission\":%" PRIu64
-      "},\"local\":[\"%s\",\"%s\"]}\n",
+      ",\"ambiguous\":%" PRIu64 ",\"ambiguousBy\":{\"after-dupack\":%" PRIu64
+      ",\"covers-retransmission\":%" PRIu64 ",\"syn-retransmitted\":%" PRIu64 ",\"karn\":%" PRIu64
+      ",\"later-retransmission\":%" PRIu64 "},\"local\":[\"%s\",\"%s\"]}\n",
       c.written, o.flows, c.flows_started, c.flows_closed, c.max_open,
-      static_cast<double>(c.last_t) / 1e6, static_cast<double>(c.G) / 1e6, c.samples[0], c.samples[1],
-      c.samples[2], c.disambiguated, c.ambiguous, c.ambiguous_by[0], c.ambiguous_by[1], c.ambiguous_by[2],
-      c.ambiguous_by[3], c.ambiguous_by[4], c.local4s.c_str(), c.local6s.c_str());
+      static_cast<double>(c.last_t) / 1e6, static_cast<double>(c.G) / 1e6, c.samples[0],
+      c.samples[1], c.samples[2], c.disambiguated, c.ambiguous, c.ambiguous_by[0],
+      c.ambiguous_by[1], c.ambiguous_by[2], c.ambiguous_by[3], c.ambiguous_by[4], c.local4s.c_str(),
+      c.local6s.c_str());
   return 0;
 }

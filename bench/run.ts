@@ -292,8 +292,18 @@ function maxFlows(flows: number): number {
 function perfStat(file: string, flows: number): string {
   const r = spawnSync(
     'perf',
-    ['stat', '-e', 'task-clock,cycles,instructions,branch-misses,cache-misses,page-faults', '--',
-      process.execPath, CHILD, 'run', file, LOCAL.join(','), String(maxFlows(flows))],
+    [
+      'stat',
+      '-e',
+      'task-clock,cycles,instructions,branch-misses,cache-misses,page-faults',
+      '--',
+      process.execPath,
+      CHILD,
+      'run',
+      file,
+      LOCAL.join(','),
+      String(maxFlows(flows)),
+    ],
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );
   if (r.error) return `perf unavailable: ${r.error.message}`;
@@ -307,8 +317,10 @@ function scenario(o: Options, flows: number, baselineKb: number): Scenario {
   const { gen, wallS: genWallS } = generate(o, flows, o.packets, base);
   const file = `${base}.pcap`;
   const fileBytes = fs.statSync(file).size;
-  log(`  generated in ${genWallS.toFixed(1)} s: ${(fileBytes / 1e6).toFixed(0)} MB, ${gen.maxOpen} flows open at once, ` +
-      `${gen.samples.data + gen.samples.handshake + gen.samples.ts} samples, ${gen.ambiguous} ambiguous ACKs`);
+  log(
+    `  generated in ${genWallS.toFixed(1)} s: ${(fileBytes / 1e6).toFixed(0)} MB, ${gen.maxOpen} flows open at once, ` +
+      `${gen.samples.data + gen.samples.handshake + gen.samples.ts} samples, ${gen.ambiguous} ambiguous ACKs`,
+  );
   try {
     floorRun(file); // brings the file into the page cache
     const floorRuns: TimedRun[] = [];
@@ -318,15 +330,18 @@ function scenario(o: Options, flows: number, baselineKb: number): Scenario {
       floorRuns.push(f);
       const e = engineRun(file, flows);
       engineRuns.push(e);
-      log(`  run ${i + 1}/${o.repeats}: floor ${mpps(f.packets, f.wallS)} Mpps, passive-rtt ${mpps(e.packets, e.wallS)} Mpps, ` +
-          `${(e.maxRssKb / 1024).toFixed(0)} MB, event loop p99 ${e.eldP99Ms.toFixed(2)} ms`);
+      log(
+        `  run ${i + 1}/${o.repeats}: floor ${mpps(f.packets, f.wallS)} Mpps, passive-rtt ${mpps(e.packets, e.wallS)} Mpps, ` +
+          `${(e.maxRssKb / 1024).toFixed(0)} MB, event loop p99 ${e.eldP99Ms.toFixed(2)} ms`,
+      );
       if (e.packets !== f.packets) throw new Error(`passive-rtt read ${e.packets} packets, the floor ${f.packets}`);
     }
-    const acc = run<EngineRun>(process.execPath,
-      [CHILD, 'accuracy', file, LOCAL.join(','), String(maxFlows(flows)), `${base}.truth`], 'accuracy run');
+    const acc = run<EngineRun>(process.execPath, [CHILD, 'accuracy', file, LOCAL.join(','), String(maxFlows(flows)), `${base}.truth`], 'accuracy run');
     const a = acc.accuracy as AccuracyResult;
-    log(`  accuracy: ${a.exact}/${a.truthSamples} exact (${pct(a.exactShare)}), ${a.onAmbiguous} on ambiguous ACKs, ` +
-        `${a.missed} missed, ${a.wrong} wrong, ${a.extra} extra, MAE ${a.maeUs.toFixed(2)} us`);
+    log(
+      `  accuracy: ${a.exact}/${a.truthSamples} exact (${pct(a.exactShare)}), ${a.onAmbiguous} on ambiguous ACKs, ` +
+        `${a.missed} missed, ${a.wrong} wrong, ${a.extra} extra, MAE ${a.maeUs.toFixed(2)} us`,
+    );
     for (const ex of a.examples.slice(0, 5)) log(`    ${ex}`);
     const perf = o.perf ? perfStat(file, flows) : undefined;
     const floor = summarize(floorRuns, o.packets);
@@ -397,9 +412,7 @@ function background(cmd: string, args: string[]): Bg {
   let stderr = '';
   p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    p.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => p.on('close', (code) => resolve({ code, stdout, stderr })));
   return { done, kill: (sig) => p.kill(sig), stderr: () => stderr };
 }
 
@@ -452,8 +465,7 @@ async function stopMonitor(m: { bg: Bg; stop: string }, rep: { pps: number; sent
   fs.writeFileSync(m.stop, 'stop\n');
   const r = await m.bg.done;
   if (r.code !== 0) throw new Error(`passive-rtt live child failed: ${r.stderr.trim()}`);
-  const s = lastJson<{ stats: { pcapReceived: number; pcapDropped: number; pcapIfDropped: number; packets: number } }>(
-    r.stdout, 'live child');
+  const s = lastJson<{ stats: { pcapReceived: number; pcapDropped: number; pcapIfDropped: number; packets: number } }>(r.stdout, 'live child');
   return {
     tool: 'passive-rtt',
     replayPps: rep.pps,
@@ -514,8 +526,7 @@ async function live(o: Options): Promise<LiveResult> {
     cleanup();
     process.removeListener('exit', cleanup);
     if (!o.keep) removeFiles(base);
-    for (const t of ['alone', 'together'])
-      for (const e of ['ready', 'stop']) fs.rmSync(path.join(o.out, `${t}.${e}`), { force: true });
+    for (const t of ['alone', 'together']) for (const e of ['ready', 'stop']) fs.rmSync(path.join(o.out, `${t}.${e}`), { force: true });
   }
 }
 
@@ -572,15 +583,17 @@ function targets(scs: Scenario[]): Target[] {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  for (const [p, what] of [[GEN, 'bench/gen'], [FLOOR, 'bench/floor']] as const) {
+  for (const [p, what] of [
+    [GEN, 'bench/gen'],
+    [FLOOR, 'bench/floor'],
+  ] as const) {
     if (!fs.existsSync(p)) throw new Error(`${what} is not built: run make -C bench`);
   }
   fs.mkdirSync(o.out, { recursive: true });
   const t0 = Date.now();
   // Other work on the machine skews every figure: record how busy it was.
   const loadStart = os.loadavg();
-  const base = run<{ maxRssKb: number; libpcap: { library: string; version: string } }>(
-    process.execPath, [CHILD, 'baseline'], 'baseline child');
+  const base = run<{ maxRssKb: number; libpcap: { library: string; version: string } }>(process.execPath, [CHILD, 'baseline'], 'baseline child');
   log(`baseline: an idle node process with the addon loaded peaks at ${(base.maxRssKb / 1024).toFixed(1)} MB`);
   const scs: Scenario[] = [];
   const failed: { flows: number; error: string }[] = [];
@@ -624,22 +637,27 @@ async function main(): Promise<void> {
     `passive-rtt benchmark: medians of ${o.repeats} run(s), ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, node ${process.version}, ` +
       `load average ${loadStart.map((x) => x.toFixed(1)).join(' ')} at start`,
     table(
-      ['scenario', 'packets', 'floor Mpps', 'prtt Mpps', 'ratio', 'ns/pkt', 'cpu ns/pkt', 'RSS MB', 'B/flow',
-        'ELD p99 ms', 'exact', 'on ambig.', 'MAE us'],
+      ['scenario', 'packets', 'floor Mpps', 'prtt Mpps', 'ratio', 'ns/pkt', 'cpu ns/pkt', 'RSS MB', 'B/flow', 'ELD p99 ms', 'exact', 'on ambig.', 'MAE us'],
       rows,
     ),
     '',
-    table(['target', 'goal', 'reached', ''], targets(scs).map((t) => [t.what, t.goal, t.reached, t.ok ? 'ok' : 'MISSED'])),
+    table(
+      ['target', 'goal', 'reached', ''],
+      targets(scs).map((t) => [t.what, t.goal, t.reached, t.ok ? 'ok' : 'MISSED']),
+    ),
   ];
   if (liveResult && 'alone' in liveResult) {
     const lr = liveResult;
     out.push('', `live: tcpreplay --topspeed, ${human(lr.packets)} packets onto a veth pair (own namespace)`);
-    out.push(table(['capture', 'replay kpps', 'sent', 'received', 'dropped'],
-      [...lr.alone.map((s) => [`${s.tool} alone`, s]), ...lr.together.map((s) => [`${s.tool} (both at once)`, s])]
-        .map(([n, s]) => {
+    out.push(
+      table(
+        ['capture', 'replay kpps', 'sent', 'received', 'dropped'],
+        [...lr.alone.map((s) => [`${s.tool} alone`, s]), ...lr.together.map((s) => [`${s.tool} (both at once)`, s])].map(([n, s]) => {
           const x = s as LiveSide;
           return [n as string, (x.replayPps / 1e3).toFixed(0), String(x.sent), String(x.received), String(x.dropped)];
-        })));
+        }),
+      ),
+    );
   }
   for (const f of failed) out.push('', `${human(f.flows)} flows: FAILED: ${f.error.split('\n')[0]}`);
   process.stdout.write(out.join('\n') + '\n');
@@ -668,7 +686,9 @@ async function main(): Promise<void> {
 
   if (failed.length > 0) process.exitCode = 1;
   if (o.smoke) {
-    const bad = targets(scs).filter((t) => t.what.startsWith('accuracy') || t.what.startsWith('ambiguous')).filter((t) => !t.ok);
+    const bad = targets(scs)
+      .filter((t) => t.what.startsWith('accuracy') || t.what.startsWith('ambiguous'))
+      .filter((t) => !t.ok);
     if (bad.length > 0) {
       log(`smoke: FAILED: ${bad.map((t) => `${t.what} ${t.reached}`).join('; ')}`);
       process.exitCode = 1;

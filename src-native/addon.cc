@@ -52,11 +52,10 @@ Napi::Object kinds_object(Napi::Env env, const uint64_t* k) {
 class Monitor : public Napi::ObjectWrap<Monitor> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Monitor",
-                       {InstanceMethod<&Monitor::Start>("start"),
-                        InstanceMethod<&Monitor::Stop>("stop"),
-                        InstanceMethod<&Monitor::Join>("join"),
-                        InstanceMethod<&Monitor::Stats>("stats")});
+    return DefineClass(
+        env, "Monitor",
+        {InstanceMethod<&Monitor::Start>("start"), InstanceMethod<&Monitor::Stop>("stop"),
+         InstanceMethod<&Monitor::Join>("join"), InstanceMethod<&Monitor::Stats>("stats")});
   }
 
   Monitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Monitor>(info) {
@@ -82,8 +81,8 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
         std::string s = a.Get(i).ToString().Utf8Value();
         Addr addr;
         if (!addr_parse(s, &addr))
-          throw coded_error(env, "INVALID_OPTION", std::string(k) + ": \"" + s +
-                                                       "\" is not an IPv4 or IPv6 address");
+          throw coded_error(env, "INVALID_OPTION",
+                            std::string(k) + ": \"" + s + "\" is not an IPv4 or IPv6 address");
         out->push_back(addr);
       }
     };
@@ -103,7 +102,8 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     opt_.engine.samples = o.Get("samples").IsBoolean() && o.Get("samples").As<Napi::Boolean>();
     opt_.engine.sample_window_ns = static_cast<int64_t>(num("sampleDuration", 0) * 1e9);
     opt_.engine.sample_gap_ns = static_cast<int64_t>(num("sampleInterval", 0) * 1e9);
-    if (opt_.engine.sample_window_ns <= 0) opt_.engine.sample_window_ns = opt_.engine.sample_gap_ns = 0;
+    if (opt_.engine.sample_window_ns <= 0)
+      opt_.engine.sample_window_ns = opt_.engine.sample_gap_ns = 0;
     if (opt_.engine.report_interval_ns <= 0) opt_.engine.report_interval_ns = 1000000000;
     if (opt_.engine.max_flows < 1) opt_.engine.max_flows = 1;
     label_ = str("label");
@@ -145,8 +145,8 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     std::unique_ptr<Capture> cap = Capture::open(opt_.capture, &err);
     if (!cap) throw coded_error(env, err.code, err.message);
     started_ = true;
-    tsfn_ = Tsfn::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "passive-rtt", 0, 1,
-                      this);
+    tsfn_ = Tsfn::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                      "passive-rtt", 0, 1, this);
     tsfn_active_ = true;
     mailbox_.reset(new Mailbox([this] {
       // napi_queue_full cannot happen (unbounded queue); napi_closing means
@@ -175,7 +175,9 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     Napi::Env env = info.Env();
     Counters c = mailbox_ ? mailbox_->counters() : Counters();
     Napi::Object o = Napi::Object::New(env);
-    auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+    auto set = [&](const char* k, uint64_t v) {
+      o.Set(k, Napi::Number::New(env, static_cast<double>(v)));
+    };
     set("packets", c.packets);
     set("tcp", c.tcp);
     set("notTcp", c.not_tcp);
@@ -377,5 +379,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace prtt
 
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return prtt::Init(env, exports); }
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return prtt::Init(env, exports);
+}
 NODE_API_MODULE(passive_rtt, InitModule)

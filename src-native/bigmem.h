@@ -22,12 +22,14 @@ constexpr size_t kHugePage = 2u << 20;
 inline void* big_alloc(size_t bytes) {
   if (bytes == 0) return nullptr;
   if (bytes < kHugePage) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? nullptr : p;
   }
   // Over-map by one huge page, then trim both ends to a 2 MB boundary.
   size_t len = (bytes + kHugePage - 1) & ~(kHugePage - 1);
-  void* raw = mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* raw = mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
   uintptr_t base = reinterpret_cast<uintptr_t>(raw);
   uintptr_t aligned = (base + kHugePage - 1) & ~(kHugePage - 1);

@@ -1,9 +1,9 @@
 #include "capture.h"
 
 #include <ifaddrs.h>
-#include <poll.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -65,8 +65,8 @@ std::unique_ptr<Capture> Capture::open(const CaptureOptions& o, CaptureError* er
                  (rc == PCAP_ERROR && detail.find("ermission") != std::string::npos)) {
         *err = {"CAPTURE_PERMISSION", permission_message(o.interface) + " (" + detail + ")"};
       } else if (rc == PCAP_ERROR_IFACE_NOT_UP) {
-        *err = {"CAPTURE_FAILED", o.interface + " is down: bring it up with `ip link set " +
-                                      o.interface + " up`"};
+        *err = {"CAPTURE_FAILED",
+                o.interface + " is down: bring it up with `ip link set " + o.interface + " up`"};
       } else {
         *err = {"CAPTURE_FAILED", "cannot capture on " + o.interface + ": " + detail};
       }
@@ -76,8 +76,8 @@ std::unique_ptr<Capture> Capture::open(const CaptureOptions& o, CaptureError* er
     // Tell an unreadable file from one libpcap cannot parse.
     FILE* f = std::fopen(o.file.c_str(), "rb");
     if (f == nullptr) {
-      *err = {"FILE_UNREADABLE", "cannot read capture file " + o.file + ": " +
-                                     std::strerror(errno)};
+      *err = {"FILE_UNREADABLE",
+              "cannot read capture file " + o.file + ": " + std::strerror(errno)};
       return nullptr;
     }
     std::fclose(f);

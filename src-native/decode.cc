@@ -111,11 +111,11 @@ Decoded decode_ipv6(const uint8_t* p, uint32_t cap, uint32_t wire, TcpPacket* ou
         out->length_known = length_known;
         return decode_tcp(p + off, cap - off, plen - used, out);
       }
-      case 0:    // hop-by-hop options
-      case 43:   // routing
-      case 60:   // destination options
-      case 135:  // mobility
-      case 139:  // HIP
+      case 0:      // hop-by-hop options
+      case 43:     // routing
+      case 60:     // destination options
+      case 135:    // mobility
+      case 139:    // HIP
       case 140: {  // shim6
         if (cap < off + 2) return Decoded::kMalformed;
         uint32_t len = (static_cast<uint32_t>(p[off + 1]) + 1) * 8;
@@ -265,8 +265,8 @@ bool linktype_supported(int linktype) {
   }
 }
 
-Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen,
-                              uint32_t wirelen, TcpPacket* out) {
+Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
+                              TcpPacket* out) {
   if (caplen > wirelen) wirelen = caplen;
   switch (linktype) {
     case kLinkEthernet: {

@@ -11,16 +11,16 @@ namespace prtt {
 
 // libpcap link-layer types the decoder understands (pcap-linktype(7)).
 enum LinkType : int {
-  kLinkNull = 0,        // DLT_NULL: 4-byte address family, host byte order
-  kLinkEthernet = 1,    // DLT_EN10MB
-  kLinkRaw = 12,        // DLT_RAW on Linux (LINKTYPE_RAW 101 in files)
-  kLinkRawBsd = 14,     // DLT_RAW on OpenBSD
-  kLinkRawFile = 101,   // LINKTYPE_RAW
-  kLinkLoop = 108,      // DLT_LOOP: 4-byte address family, network order
-  kLinkSll = 113,       // DLT_LINUX_SLL: Linux cooked capture v1
-  kLinkIpv4 = 228,      // DLT_IPV4
-  kLinkIpv6 = 229,      // DLT_IPV6
-  kLinkSll2 = 276,      // DLT_LINUX_SLL2: Linux cooked capture v2
+  kLinkNull = 0,       // DLT_NULL: 4-byte address family, host byte order
+  kLinkEthernet = 1,   // DLT_EN10MB
+  kLinkRaw = 12,       // DLT_RAW on Linux (LINKTYPE_RAW 101 in files)
+  kLinkRawBsd = 14,    // DLT_RAW on OpenBSD
+  kLinkRawFile = 101,  // LINKTYPE_RAW
+  kLinkLoop = 108,     // DLT_LOOP: 4-byte address family, network order
+  kLinkSll = 113,      // DLT_LINUX_SLL: Linux cooked capture v1
+  kLinkIpv4 = 228,     // DLT_IPV4
+  kLinkIpv6 = 229,     // DLT_IPV6
+  kLinkSll2 = 276,     // DLT_LINUX_SLL2: Linux cooked capture v2
 };
 
 bool linktype_supported(int linktype);
@@ -69,7 +69,7 @@ Decoded decode_packet(int linktype, const uint8_t* data, uint32_t caplen, uint32
                       TcpPacket* out);
 // The same without the fast path for common packets: the reference the
 // fast path is tested against.
-Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen,
-                              uint32_t wirelen, TcpPacket* out);
+Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
+                              TcpPacket* out);
 
 }  // namespace prtt

@@ -70,7 +70,7 @@ void Engine::emit_report(int64_t ts) {
 }
 
 namespace {
-constexpr int64_t kExpiryStep = 100000000;   // expiry runs every 100 ms of packet time
+constexpr int64_t kExpiryStep = 100000000;    // expiry runs every 100 ms of packet time
 constexpr int64_t kSampleFlush = 1000000000;  // samples reach the sink at least once a second
 }  // namespace
 
@@ -179,8 +179,9 @@ void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t capl
       if (id != kNil) {
         const Flow& f = flows_[id];
         if (f.ring_block != kNil) {
-          const char* b = reinterpret_cast<const char*>(segments_.block(f.ring_class, f.ring_block) +
-                                                        (f.ring_head & (SlabPool<Segment>::class_size(f.ring_class) - 1)));
+          const char* b = reinterpret_cast<const char*>(
+              segments_.block(f.ring_class, f.ring_block) +
+              (f.ring_head & (SlabPool<Segment>::class_size(f.ring_class) - 1)));
           __builtin_prefetch(b);
         }
         pairs_.prefetch(f.pair);

@@ -74,7 +74,7 @@ class Engine {
   // A decoded packet waiting in the batch.
   struct Pending {
     TcpPacket p;
-    FlowKey key;    // oriented local -> remote, when ours
+    FlowKey key;  // oriented local -> remote, when ours
     int64_t ts;
     uint32_t hash;  // of the key, when ours
     Decoded kind;
@@ -137,7 +137,6 @@ class Engine {
   bool window_started_ = false;
   int64_t window_origin_ = 0;  // first packet's time (sampling)
   int64_t window_index_ = -1;  // the latest window a packet fell in
-
 };
 
 // Offline detection of the local address: the one address outside the

@@ -29,8 +29,8 @@ enum SegmentFlags : uint8_t {
 };
 
 enum FlowState : uint16_t {
-  kSndInit = 1 << 0,      // snd_una / snd_max are known
-  kRcvInit = 1 << 1,      // rcv_max is known
+  kSndInit = 1 << 0,  // snd_una / snd_max are known
+  kRcvInit = 1 << 1,  // rcv_max is known
   kIsnLocal = 1 << 2,
   kIsnRemote = 1 << 3,
   kClosed = 1 << 4,       // FIN or RST seen: expires exp_ttl after its last packet

@@ -37,8 +37,14 @@ void FlowTable::remove(uint32_t id) {
 void FlowTable::unlink(uint32_t id) {
   Flow& f = flows_[id];
   List& l = list_of(f);
-  if (f.prev != kNil) flows_[f.prev].next = f.next; else l.head = f.next;
-  if (f.next != kNil) flows_[f.next].prev = f.prev; else l.tail = f.prev;
+  if (f.prev != kNil)
+    flows_[f.prev].next = f.next;
+  else
+    l.head = f.next;
+  if (f.next != kNil)
+    flows_[f.next].prev = f.prev;
+  else
+    l.tail = f.prev;
   f.prev = f.next = kNil;
 }
 
@@ -55,14 +61,20 @@ void FlowTable::append(uint32_t id) {
     f.next = flows_[after].next;
     flows_[after].next = id;
   }
-  if (f.next != kNil) flows_[f.next].prev = id; else l.tail = id;
+  if (f.next != kNil)
+    flows_[f.next].prev = id;
+  else
+    l.tail = id;
 }
 
 void FlowTable::mark_closed(uint32_t id, bool closed) {
   Flow& f = flows_[id];
   if (((f.state & kClosed) != 0) == closed) return;
   unlink(id);
-  if (closed) f.state |= kClosed; else f.state &= ~kClosed;
+  if (closed)
+    f.state |= kClosed;
+  else
+    f.state &= ~kClosed;
   append(id);
 }
 

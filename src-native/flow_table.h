@@ -62,7 +62,10 @@ class FlowTable {
     // Unlink (f is not the tail, so it has a next), then append at the tail.
     Flow& n = flows_[f.next];
     n.prev = f.prev;
-    if (f.prev != kNil) flows_[f.prev].next = f.next; else l.head = f.next;
+    if (f.prev != kNil)
+      flows_[f.prev].next = f.next;
+    else
+      l.head = f.next;
     flows_[l.tail].next = id;
     f.prev = l.tail;
     f.next = kNil;

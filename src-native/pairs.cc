@@ -39,8 +39,8 @@ double hist_value(int bucket) {
 }
 
 // Sample stores: up to 256 raw values (float nanoseconds: 24 significant
-// bits) per interval in slab blocks (64 MB at most), then a dense histogram. Raw values keep percentiles exact for the
-// common case of few samples per pair and interval.
+// bits) per interval in slab blocks (64 MB at most), then a dense histogram. Raw values keep
+// percentiles exact for the common case of few samples per pair and interval.
 PairTable::PairTable(bool soften, uint32_t max_pairs)
     : soften_(soften), seed_(random_seed()), index_(max_pairs), raw_(64u << 20) {}
 

@@ -50,12 +50,12 @@ class PairTable {
     bool has_avg;
     bool dense;
     uint8_t store_class;
-    uint32_t store;        // block id in raw_ (or dense_ index), SlabPool::kNone if none
-    uint32_t n;            // samples this interval
+    uint32_t store;  // block id in raw_ (or dense_ index), SlabPool::kNone if none
+    uint32_t n;      // samples this interval
     uint32_t kinds[kKinds];
-    uint64_t total;        // samples in the pair's life
+    uint64_t total;  // samples in the pair's life
     double last, min, max;
-    double avg, var;       // SRTT/RTTVAR, or mean / mean |difference|
+    double avg, var;  // SRTT/RTTVAR, or mean / mean |difference|
     double prev;
   };
 
@@ -70,7 +70,7 @@ class PairTable {
   uint64_t seed_;  // of the pair hash (random_seed())
   ChunkedPool<Pair> pairs_;
   HashIndex index_;
-  SlabPool<float> raw_;                       // raw samples, nanoseconds
+  SlabPool<float> raw_;                             // raw samples, nanoseconds
   std::vector<std::unique_ptr<uint32_t[]>> dense_;  // log histograms
   std::vector<uint32_t> dense_free_;
   std::vector<float> scratch_;

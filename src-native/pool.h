@@ -50,7 +50,8 @@ class ChunkedPool {
     if (next_ == chunks_.size() * kChunk) {
       void* mem = big_alloc(kChunk * sizeof(T));
       if (mem == nullptr) return kNone;
-      if ((chunks_.size() + 1) * kChunk * sizeof(T) >= kHugeFrom) big_hugepages(mem, kChunk * sizeof(T));
+      if ((chunks_.size() + 1) * kChunk * sizeof(T) >= kHugeFrom)
+        big_hugepages(mem, kChunk * sizeof(T));
       // Entries are trivially copyable plain data, zero-filled by the mapping.
       chunks_.push_back(static_cast<T*>(mem));
       free_.reserve(chunks_.size() * kChunk);

@@ -14,7 +14,7 @@ enum class Kind : uint8_t { kData = 0, kHandshake = 1, kTs = 2 };
 constexpr int kKinds = 3;
 
 struct Sample {
-  int64_t ts_ns;   // capture time of the packet that closed the sample
+  int64_t ts_ns;  // capture time of the packet that closed the sample
   int64_t rtt_ns;
   Addr local;
   Addr remote;

@@ -104,7 +104,10 @@ void Sampler::mark_retransmission(Flow& f, uint32_t start, uint32_t end, int64_t
   f.rx_t = t;
   f.rx_tsval = p.tsval;
   f.state |= kRxValid;
-  if (p.has_ts) f.state |= kRxTs; else f.state &= ~kRxTs;
+  if (p.has_ts)
+    f.state |= kRxTs;
+  else
+    f.state &= ~kRxTs;
 }
 
 void Sampler::outgoing(Flow& f, const TcpPacket& p, int64_t t, Taken* out) {
@@ -166,7 +169,10 @@ void Sampler::outgoing(Flow& f, const TcpPacket& p, int64_t t, Taken* out) {
     f.state |= kTsPending;
     // Data from the remote beyond this ACK was already seen: the remote is
     // sending. Otherwise an older echo arriving later confirms it.
-    if (seq_gt(f.rcv_max, p.ack)) f.state |= kTsConfirmed; else f.state &= ~kTsConfirmed;
+    if (seq_gt(f.rcv_max, p.ack))
+      f.state |= kTsConfirmed;
+    else
+      f.state &= ~kTsConfirmed;
   }
   if (p.has_ts) {
     f.last_tsval = p.tsval;
@@ -251,8 +257,8 @@ void Sampler::on_ack(Flow& f, const TcpPacket& p, int64_t t, Taken* out) {
         }
       }
     }
-    if (ok && !disambiguated && (f.state & kRxValid) && f.rx_t > sent &&
-        seq_lt(f.rx_start, a) && seq_gt(f.rx_end, f.snd_una)) {
+    if (ok && !disambiguated && (f.state & kRxValid) && f.rx_t > sent && seq_lt(f.rx_start, a) &&
+        seq_gt(f.rx_end, f.snd_una)) {
       // A retransmission sent after the timed segment, of bytes this ACK
       // covers (one that the ring does not hold).
       ok = false;

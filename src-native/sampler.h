@@ -22,8 +22,7 @@ struct Taken {
 
 class Sampler {
  public:
-  Sampler(SlabPool<Segment>* segments, Counters* counters)
-      : segs_(segments), c_(counters) {}
+  Sampler(SlabPool<Segment>* segments, Counters* counters) : segs_(segments), c_(counters) {}
 
   // A packet from the local host. Returns true when it opens a new
   // connection on the flow (a SYN with a new ISN): the caller has reset it.

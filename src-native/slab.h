@@ -60,7 +60,9 @@ class SlabPool {
 
   void free(int c, uint32_t id) { classes_[c].free.push_back(id); }
 
-  T* block(int c, uint32_t id) { return classes_[c].base + static_cast<size_t>(id) * class_size(c); }
+  T* block(int c, uint32_t id) {
+    return classes_[c].base + static_cast<size_t>(id) * class_size(c);
+  }
 
   // Memory handed out as blocks (committed at most this much).
   size_t bytes() const { return bytes_; }

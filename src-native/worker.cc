@@ -46,7 +46,9 @@ Worker::~Worker() {
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
-void Worker::start() { thread_ = std::thread([this] { run(); }); }
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void Worker::request_stop() {
   __atomic_store_n(&stopping_, true, __ATOMIC_RELEASE);
@@ -164,10 +166,9 @@ void Worker::run() {
     engine_.reset(new Engine(eo, this));
   } catch (const std::bad_alloc&) {
     // The flow table reserves address space for maxFlows entries up front.
-    mailbox_->post(error_event("OUT_OF_MEMORY",
-                               "not enough memory for a flow table of " +
-                                   std::to_string(eo.max_flows) +
-                                   " flows: lower maxFlows (--max-flows)"),
+    mailbox_->post(error_event("OUT_OF_MEMORY", "not enough memory for a flow table of " +
+                                                    std::to_string(eo.max_flows) +
+                                                    " flows: lower maxFlows (--max-flows)"),
                    live);
     Event end;
     end.type = Event::Type::kEnd;
@@ -185,8 +186,8 @@ void Worker::run() {
   int64_t last_publish = mono_ns();
   for (;;) {
     if (__atomic_load_n(&stopping_, __ATOMIC_ACQUIRE)) break;
-    int rc = capture_->dispatch(live ? -1 : 65536, &Worker::on_packet,
-                                reinterpret_cast<u_char*>(this));
+    int rc =
+        capture_->dispatch(live ? -1 : 65536, &Worker::on_packet, reinterpret_cast<u_char*>(this));
     if (rc == -2) break;  // pcap_breakloop
     if (rc == -1) {
       std::string detail = capture_->last_error();

@@ -36,13 +36,7 @@ function invalid(message: string): RttError {
   return new RttError('INVALID_OPTION', message);
 }
 
-function checkNumber(
-  options: RttMonitorOptions,
-  key: keyof RttMonitorOptions,
-  min: number,
-  max: number,
-  integer: boolean,
-): void {
+function checkNumber(options: RttMonitorOptions, key: keyof RttMonitorOptions, min: number, max: number, integer: boolean): void {
   const v = options[key];
   if (v === undefined) return;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {

@@ -8,17 +8,7 @@ import assert from 'node:assert/strict';
 import { analyze, type AnalyzeResult } from '../src';
 import { Conversation, tsNs, type ConversationOptions } from './helpers/conversation';
 import { capture, captureNg, expectSamples, type Expected } from './helpers/expect';
-import {
-  frame,
-  ipv4,
-  ipv4RecordRoute,
-  ipv6,
-  linktypeOf,
-  tcpSegment,
-  DLT_RAW,
-  LINKTYPE_RAW,
-  type LinkSpec,
-} from './helpers/packets';
+import { frame, ipv4, ipv4RecordRoute, ipv6, linktypeOf, tcpSegment, DLT_RAW, LINKTYPE_RAW, type LinkSpec } from './helpers/packets';
 import type { CaptureRecord } from './helpers/pcap-writer';
 
 const V4 = { local: '10.0.0.1', remote: '10.0.0.2' };
@@ -115,7 +105,7 @@ describe('engine: decoding link layers, IP versions and capture formats', () => 
     const c = exchange(V4);
     for (const p of c.packets) p.spec.ipv4 = { options: ipv4RecordRoute(4) }; // a 40-byte header
     const rec = c.records();
-    assert.equal((rec[0]?.data[14] as number) & 0x0f, 10, 'IHL of 10 words');
+    assert.equal(rec[0]?.data[14] & 0x0f, 10, 'IHL of 10 words');
     const r = await run(capture(rec), V4.local);
     expectSamples(r.samples, expected());
   });
@@ -242,10 +232,7 @@ describe('engine: decoding link layers, IP versions and capture formats', () => 
   it('a non-first IPv6 fragment is skipped', async () => {
     const c = exchange(V6);
     const fake = tcpSegment({ sport: 443, dport: 40000, seq: c.seq('server', 1), ack: c.seq('client', 518), flags: 'A' });
-    const frag = frame(
-      { type: 'ether' },
-      ipv6({ src: V6.remote, dst: V6.local, ext: [{ type: 'hopByHop' }, { type: 'fragment', offset: 1448 }] }, fake),
-    );
+    const frag = frame({ type: 'ether' }, ipv6({ src: V6.remote, dst: V6.local, ext: [{ type: 'hopByHop' }, { type: 'fragment', offset: 1448 }] }, fake));
     const rec = [...c.records()];
     rec.splice(4, 0, { tsNs: tsNs(54_000), data: frag });
     const r = await run(capture(rec), V6.local);

@@ -55,7 +55,7 @@ function rfc6298(rtts: number[]): { srtt: number; rttvar: number } {
 function plain(rtts: number[]): { mean: number; jitter: number } {
   const mean = rtts.reduce((a, b) => a + b, 0) / rtts.length;
   let d = 0;
-  for (let i = 1; i < rtts.length; i++) d += Math.abs((rtts[i] as number) - (rtts[i - 1] as number));
+  for (let i = 1; i < rtts.length; i++) d += Math.abs(rtts[i] - rtts[i - 1]);
   return { mean, jitter: rtts.length > 1 ? d / (rtts.length - 1) : 0 };
 }
 
@@ -108,7 +108,7 @@ describe('engine: flows, reports and aggregates', () => {
     ]);
   });
 
-  it('port reuse, server role: the client\'s new SYN restarts the connection', async () => {
+  it("port reuse, server role: the client's new SYN restarts the connection", async () => {
     const srv = (isn: number, cisn: number): Conversation =>
       new Conversation({
         client: { addr: '10.0.0.2', port: 50000, isn: cisn },
@@ -263,7 +263,10 @@ describe('engine: flows, reports and aggregates', () => {
     assert.equal(r.stats.flowsExpired, 2);
     assert.equal(r.stats.flowsActive, 1);
     const ts = r.reports.map((b) => b[0]?.ts);
-    assert.deepEqual(ts.map((t) => Math.round(((t ?? 0) - BASE_S) * 1e6)), [5e6, 10e6, 15e6, 20e6, 25e6, 30e6, 30_010_000]);
+    assert.deepEqual(
+      ts.map((t) => Math.round(((t ?? 0) - BASE_S) * 1e6)),
+      [5e6, 10e6, 15e6, 20e6, 25e6, 30e6, 30_010_000],
+    );
     // 5 s: B had samples in the interval but its flow expired at 2.62 s.
     const b5 = row(r.reports[0], '10.0.0.3');
     assert.equal(b5?.samples, 3);
@@ -284,11 +287,14 @@ describe('engine: flows, reports and aggregates', () => {
     // 15 s on: A expired at 10.08 s.
     for (let i = 2; i < 7; i++) {
       assert.equal(row(r.reports[i], '10.0.0.2'), undefined, `report ${i}`);
-      assert.deepEqual(r.reports[i]?.map((x) => x.dst), ['10.0.0.4']);
+      assert.deepEqual(
+        r.reports[i]?.map((x) => x.dst),
+        ['10.0.0.4'],
+      );
     }
   });
 
-  it('idle expiry follows each flow\'s last packet exactly, whatever order the flows were created in', async () => {
+  it("idle expiry follows each flow's last packet exactly, whatever order the flows were created in", async () => {
     // A is created first but seen last at 0.6 s; B second, seen last at
     // 0.05 s. With idleTtl 10, B is gone by 10.05 s and A by 10.6 s, so
     // the report at 10.5 s lists A and not B.
@@ -316,8 +322,7 @@ describe('engine: flows, reports and aggregates', () => {
       idleTtl: 10,
       reportInterval: 0.5,
     });
-    const at = (s: number): HostPairReport[] | undefined =>
-      r.reports.find((x) => Math.round(((x[0]?.ts ?? 0) - BASE_S) * 1000) === s * 1000);
+    const at = (s: number): HostPairReport[] | undefined => r.reports.find((x) => Math.round(((x[0]?.ts ?? 0) - BASE_S) * 1000) === s * 1000);
     const dsts = (s: number): string[] => (at(s) ?? []).map((x) => x.dst).sort();
     assert.deepEqual(dsts(10), ['10.0.0.2', '10.0.0.3', '10.0.0.4']);
     assert.equal(row(at(10), '10.0.0.3')?.flows, 1);
@@ -346,7 +351,7 @@ describe('engine: flows, reports and aggregates', () => {
     assert.equal(r.reports.length, 3);
     const rows = r.reports.map((b) => {
       assert.equal(b.length, 1);
-      return b[0] as HostPairReport;
+      return b[0];
     });
     const at = rows.map((x) => Math.round((x.ts - BASE_S) * 1e6));
     assert.deepEqual(at, [1_000_000, 2_000_000, 2_530_100]);
@@ -356,7 +361,7 @@ describe('engine: flows, reports and aggregates', () => {
       { samples: 2, kinds: { data: 2, handshake: 0, ts: 0 }, last: 30, min: 10, max: 30 },
     ];
     rows.forEach((x, i) => {
-      const w = want[i] as (typeof want)[number];
+      const w = want[i];
       assert.equal(x.samples, w.samples, `report ${i} samples`);
       assert.deepEqual(x.samplesByKind, w.kinds, `report ${i} kinds`);
       near(x.rttMs, w.last, 1e-6, `report ${i} rtt`);
@@ -381,7 +386,7 @@ describe('engine: flows, reports and aggregates', () => {
       const rtts = [25_000, 40_000, 35_000, 60_000, 20_000, 33_333];
       sends.forEach((t, i) => {
         c.data(t, 'client', 100);
-        c.ack(t + (rtts[i] as number), 'server');
+        c.ack(t + rtts[i], 'server');
       });
       const r = await analyze({ file: capture(c.records()), local: [LOCAL], samples: true, reportInterval: 1, soften });
       const ms = [30, ...rtts.map((x) => x / 1000)];
@@ -415,15 +420,10 @@ describe('engine: flows, reports and aggregates', () => {
 
     // 400 × 10 ms, 501 × 20 ms (with the 20 ms handshake), 80 × 50 ms, 20 × 100 ms.
     const rand = prng(42);
-    const set = [
-      ...Array<number>(400).fill(10_000),
-      ...Array<number>(500).fill(20_000),
-      ...Array<number>(80).fill(50_000),
-      ...Array<number>(20).fill(100_000),
-    ];
+    const set = [...Array<number>(400).fill(10_000), ...Array<number>(500).fill(20_000), ...Array<number>(80).fill(50_000), ...Array<number>(20).fill(100_000)];
     for (let i = set.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
-      [set[i], set[j]] = [set[j] as number, set[i] as number];
+      [set[i], set[j]] = [set[j], set[i]];
     }
     const c = conv(40000, '10.0.0.2');
     requests(c, 20_000, set);
@@ -449,13 +449,17 @@ describe('engine: flows, reports and aggregates', () => {
     const y = q.reports.at(-1)?.[0];
     assert.ok(y);
     assert.equal(y.samples, 2001);
-    near(y.minMs, all[0] as number, 1e-6, 'min');
+    near(y.minMs, all[0], 1e-6, 'min');
     near(y.maxMs, all.at(-1) as number, 1e-6, 'max');
-    for (const [p, v] of [[0.5, y.p50Ms], [0.95, y.p95Ms], [0.99, y.p99Ms]] as const) {
+    for (const [p, v] of [
+      [0.5, y.p50Ms],
+      [0.95, y.p95Ms],
+      [0.99, y.p99Ms],
+    ] as const) {
       // Nearest rank is ceil(p·n); accept anything between its neighbours, ±1 %.
       const k = Math.ceil(p * all.length) - 1;
-      const lo = (all[Math.max(0, k - 1)] as number) * 0.99;
-      const hi = (all[Math.min(all.length - 1, k + 1)] as number) * 1.01;
+      const lo = all[Math.max(0, k - 1)] * 0.99;
+      const hi = all[Math.min(all.length - 1, k + 1)] * 1.01;
       assert.ok(typeof v === 'number' && v >= lo && v <= hi, `p${p * 100}: ${String(v)} not in [${lo}, ${hi}] (nearest rank ${all[k]})`);
     }
   });

@@ -79,7 +79,10 @@ describe('sampling windows on a capture file (packet time)', () => {
     // (RFC 6298 section 2: 7/8 of the old, 1/8 of the new).
     let srtt = 10;
     for (let i = 1; i < expected.length; i++) srtt = 0.875 * srtt + 0.125 * (expected[i]?.rttMs ?? 0);
-    const last = r.reports.flat().filter((p) => p.dst === REMOTE && p.avgMs !== null).pop();
+    const last = r.reports
+      .flat()
+      .filter((p) => p.dst === REMOTE && p.avgMs !== null)
+      .pop();
     near(last?.avgMs, srtt, 1e-6, 'avg_ms');
   });
 
@@ -92,7 +95,10 @@ describe('sampling windows on a capture file (packet time)', () => {
     assert.equal(all.stats.outsideWindow, 0);
     assert.equal(all.stats.packets, packets.length);
     await assert.rejects(analyze({ file, local: [LOCAL], sampleDuration: 1 }), (e: unknown) => e instanceof RttError && e.code === 'INVALID_OPTION');
-    await assert.rejects(analyze({ file, local: [LOCAL], sampleDuration: 0, sampleInterval: 1 }), (e: unknown) => e instanceof RttError && e.code === 'INVALID_OPTION');
+    await assert.rejects(
+      analyze({ file, local: [LOCAL], sampleDuration: 0, sampleInterval: 1 }),
+      (e: unknown) => e instanceof RttError && e.code === 'INVALID_OPTION',
+    );
   });
 
   it('go-metro.yaml with sample: true on interface: file gives the same windows through the command line', () => {
@@ -100,7 +106,17 @@ describe('sampling windows on a capture file (packet time)', () => {
     const cfg = path.join(tmpDir(), 'windows.yaml');
     fs.writeFileSync(
       cfg,
-      ['instances:', '  - interface: file', `    pcap: ${file}`, `    local_ips: [${LOCAL}]`, `    ips: [${REMOTE}]`, '    sample: true', '    sample_duration: 1', '    sample_interval: 2', ''].join('\n'),
+      [
+        'instances:',
+        '  - interface: file',
+        `    pcap: ${file}`,
+        `    local_ips: [${LOCAL}]`,
+        `    ips: [${REMOTE}]`,
+        '    sample: true',
+        '    sample_duration: 1',
+        '    sample_interval: 2',
+        '',
+      ].join('\n'),
     );
     const out = execFileSync(process.execPath, [BIN, `-cfg=${cfg}`, '--no-statsd', '--format', 'json', '--samples'], { encoding: 'utf8', timeout: 30000 });
     const lines = out

@@ -12,20 +12,7 @@
  */
 import net from 'node:net';
 import type { CaptureRecord } from './pcap-writer';
-import {
-  frame,
-  ipv4,
-  ipv6,
-  tcpFlags,
-  tcpSegment,
-  ACK,
-  FIN,
-  SYN,
-  type Ipv4Spec,
-  type Ipv6Ext,
-  type LinkSpec,
-  type TcpOption,
-} from './packets';
+import { frame, ipv4, ipv6, tcpFlags, tcpSegment, ACK, FIN, SYN, type Ipv4Spec, type Ipv6Ext, type LinkSpec, type TcpOption } from './packets';
 
 /** 2023-11-14T22:13:20Z: the time base of every test capture. */
 export const BASE_S = 1_700_000_000;
@@ -224,7 +211,13 @@ export class Conversation {
   /** Sends the same sequence range, flags and payload as an earlier packet again. */
   retransmit(t: number, of: BuiltPacket, spec: SendSpec = {}): BuiltPacket {
     let flags = '';
-    for (const [bit, c] of [[SYN, 'S'], [FIN, 'F'], [0x08, 'P'], [ACK, 'A']] as const) if (of.flags & bit) flags += c;
+    for (const [bit, c] of [
+      [SYN, 'S'],
+      [FIN, 'F'],
+      [0x08, 'P'],
+      [ACK, 'A'],
+    ] as const)
+      if (of.flags & bit) flags += c;
     return this.send(t, of.from, { flags, seq: of.seq, payload: of.payload, ...spec });
   }
   /** The three-way handshake: SYN at t0, SYN/ACK at t1, ACK at t2. */

@@ -25,10 +25,7 @@ export function tmpDir(): string {
 let counter = 0;
 
 /** Writes a classic pcap file of the records and returns its path. */
-export function capture(
-  records: CaptureRecord[],
-  opts: { link?: LinkSpec; linktype?: number; nano?: boolean; snaplen?: number; name?: string } = {},
-): string {
+export function capture(records: CaptureRecord[], opts: { link?: LinkSpec; linktype?: number; nano?: boolean; snaplen?: number; name?: string } = {}): string {
   const linktype = opts.linktype ?? linktypeOf(opts.link ?? { type: 'ether' });
   const file = path.join(tmpDir(), `${opts.name ?? 'capture'}-${++counter}.pcap`);
   fs.writeFileSync(file, pcapBuffer({ linktype, nano: opts.nano, snaplen: opts.snaplen }, records));
@@ -72,7 +69,7 @@ export function expectSamples(actual: RttSample[], expected: Expected[]): void {
     }`;
   assert.equal(actual.length, expected.length, `sample count differs\n${msg()}`);
   expected.forEach((e, i) => {
-    const a = actual[i] as RttSample;
+    const a = actual[i];
     assert.equal(a.kind, e.kind, `sample ${i}: kind\n${msg()}`);
     assert.ok(Math.abs(a.rttMs - e.rtt / 1000) <= RTT_TOLERANCE_MS, `sample ${i}: rtt ${a.rttMs} ms, expected ${e.rtt / 1000} ms\n${msg()}`);
     assert.ok(Math.abs((a.ts - BASE_S) * 1e6 - e.at) < 1, `sample ${i}: at ${(a.ts - BASE_S) * 1e6} us, expected ${e.at}\n${msg()}`);

@@ -52,7 +52,7 @@ export function inetChecksum(...bufs: Buffer[]): number {
       if (odd === undefined) {
         odd = b[i];
       } else {
-        sum += (odd << 8) | (b[i] as number);
+        sum += (odd << 8) | b[i];
         odd = undefined;
       }
     }
@@ -307,14 +307,14 @@ export function ipv6(spec: Ipv6Spec, payload: Buffer): Buffer {
   const upper = spec.nextHeader ?? 6;
   const parts: Buffer[] = [];
   for (let i = 0; i < exts.length; i++) {
-    const next = i + 1 < exts.length ? EXT_NUMBER[(exts[i + 1] as Ipv6Ext).type] : upper;
-    parts.push(extHeader(exts[i] as Ipv6Ext, next, spec.dst));
+    const next = i + 1 < exts.length ? EXT_NUMBER[exts[i + 1].type] : upper;
+    parts.push(extHeader(exts[i], next, spec.dst));
   }
   const body = Buffer.concat([...parts, payload]);
   const h = Buffer.alloc(40);
   h.writeUInt32BE(0x60000000, 0);
   h.writeUInt16BE(body.length, 4);
-  h[6] = exts.length > 0 ? EXT_NUMBER[(exts[0] as Ipv6Ext).type] : upper;
+  h[6] = exts.length > 0 ? EXT_NUMBER[exts[0].type] : upper;
   h[7] = spec.hopLimit ?? 64;
   ipBytes(spec.src).copy(h, 8);
   ipBytes(spec.dst).copy(h, 24);
@@ -359,7 +359,7 @@ const MAC_B = Buffer.from([0x02, 0, 0, 0, 0, 0x0b]);
  * (0, PACKET_HOST) — packet(7).
  */
 export function frame(link: LinkSpec, ip: Buffer, outgoing = false): Buffer {
-  const v6 = (ip[0] as number) >> 4 === 6;
+  const v6 = ip[0] >> 4 === 6;
   const ethertype = v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
   switch (link.type) {
     case 'ether': {

@@ -23,7 +23,11 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-function makeWaiter(datagrams: string[]): { notify(): void; waitFor(n: number, ms?: number): Promise<void>; waitForLines(n: number, ms?: number): Promise<void> } {
+function makeWaiter(datagrams: string[]): {
+  notify(): void;
+  waitFor(n: number, ms?: number): Promise<void>;
+  waitForLines(n: number, ms?: number): Promise<void>;
+} {
   let waiters: Array<() => void> = [];
   const wait = (what: string, count: () => number, n: number, ms: number): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -79,8 +83,8 @@ export async function udpReceiver(): Promise<Receiver & { port: number }> {
     port: sock.address().port,
     datagrams,
     lines: () => splitLines(datagrams),
-    waitFor: w.waitFor,
-    waitForLines: w.waitForLines,
+    waitFor: (n: number, ms?: number) => w.waitFor(n, ms),
+    waitForLines: (n: number, ms?: number) => w.waitForLines(n, ms),
     close: () => new Promise<void>((resolve) => sock.close(() => resolve())),
   };
 }
@@ -120,8 +124,8 @@ export async function unixgramReceiver(): Promise<Receiver & { path: string }> {
     path: sockPath,
     datagrams,
     lines: () => splitLines(datagrams),
-    waitFor: w.waitFor,
-    waitForLines: w.waitForLines,
+    waitFor: (n: number, ms?: number) => w.waitFor(n, ms),
+    waitForLines: (n: number, ms?: number) => w.waitForLines(n, ms),
     close: async () => {
       child.kill('SIGTERM');
       await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));

@@ -45,7 +45,7 @@ function ipv6(b: Buffer, o: number): string {
   for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(o + 2 * i));
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;
@@ -77,7 +77,7 @@ export function parsePcapTcp(buf: Buffer): CapFrame[] {
   const nano = magic === 0xa1b23c4d;
   const u32 = (o: number): number => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
   if (u32(20) !== 1) throw new Error(`pcap link type ${u32(20)}, expected Ethernet`);
-  for (let o = 24; o + 16 <= buf.length; ) {
+  for (let o = 24; o + 16 <= buf.length;) {
     const sec = u32(o);
     const frac = u32(o + 4);
     const incl = u32(o + 8);
@@ -116,7 +116,7 @@ export function parsePcapTcp(buf: Buffer): CapFrame[] {
     let tsval: number | null = null;
     let tsecr: number | null = null;
     const optEnd = Math.min(t + thl, f + incl);
-    for (let p = t + 20; p < optEnd; ) {
+    for (let p = t + 20; p < optEnd;) {
       const kind = buf[p];
       if (kind === 0) break;
       if (kind === 1) {
@@ -161,7 +161,10 @@ export class Tcpdump {
   #stderr = '';
   readonly #exit: Promise<void>;
 
-  private constructor(child: ChildProcess, readonly file: string) {
+  private constructor(
+    child: ChildProcess,
+    readonly file: string,
+  ) {
     this.#child = child;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => {
@@ -176,7 +179,20 @@ export class Tcpdump {
     // reads them; a 16 MiB kernel buffer so that a busy machine drops nothing;
     // immediate mode, or the frames of the ring's last, unfinished block
     // (up to a second of them) would never reach the file before SIGINT.
-    const child = bed.spawnIn(ns, 'tcpdump', ['-i', iface, '-s', '128', '-B', '16384', '--immediate-mode', '--time-stamp-precision=nano', '-n', '-w', file, filter]);
+    const child = bed.spawnIn(ns, 'tcpdump', [
+      '-i',
+      iface,
+      '-s',
+      '128',
+      '-B',
+      '16384',
+      '--immediate-mode',
+      '--time-stamp-precision=nano',
+      '-n',
+      '-w',
+      file,
+      filter,
+    ]);
     const d = new Tcpdump(child, file);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`tcpdump on ${iface} did not start: ${d.#stderr}`)), 10000);

@@ -16,7 +16,15 @@ type Line = JsonLines['lines'][number];
 
 /** The RttSample of a `--samples` JSON line. */
 function sampleOf(l: Line): RttSample {
-  return { ts: Number(l.ts), src: String(l.src), sport: Number(l.sport), dst: String(l.dst), dport: Number(l.dport), rttMs: Number(l.rtt_ms), kind: l.kind as RttSample['kind'] };
+  return {
+    ts: Number(l.ts),
+    src: String(l.src),
+    sport: Number(l.sport),
+    dst: String(l.dst),
+    dport: Number(l.dport),
+    rttMs: Number(l.rtt_ms),
+    kind: l.kind as RttSample['kind'],
+  };
 }
 
 const CLI = path.join(REPO, 'bin/passive-rtt.js');
@@ -97,10 +105,15 @@ describe('live CLI: passive-rtt in the monitored namespace', function () {
       const samples: RttSample[] = sampleLines.map(sampleOf);
       const kinds = new Set(samples.map((s) => s.kind));
       const total = reports.reduce((a, r) => a + Number(r.samples), 0);
-      console.log(`      ${reports.length} reports, ${samples.length} sample lines (${[...kinds].join(', ')}), median ${median(samples.map((s) => s.rttMs)).toFixed(3)} ms; stats: ${JSON.stringify(stats)}`);
+      console.log(
+        `      ${reports.length} reports, ${samples.length} sample lines (${[...kinds].join(', ')}), median ${median(samples.map((s) => s.rttMs)).toFixed(3)} ms; stats: ${JSON.stringify(stats)}`,
+      );
       assert.equal(total, samples.length, 'reports and sample lines disagree');
       assert.ok(kinds.has('data') && kinds.has('handshake'));
-      assert.ok(samples.every((s) => s.rttMs >= RTT_MS - 0.05), 'a sample below the injected RTT');
+      assert.ok(
+        samples.every((s) => s.rttMs >= RTT_MS - 0.05),
+        'a sample below the injected RTT',
+      );
       // snake_case counters
       assert.equal(typeof stats.packets, 'number');
       assert.equal(typeof stats.pcap_dropped, 'number');
@@ -118,7 +131,10 @@ describe('live CLI: passive-rtt in the monitored namespace', function () {
         const t = median(ms.map((x) => x.expectedMs));
         return Math.abs(t - RTT_MS) <= TOL ? RTT_MS : t;
       };
-      assert.ok(Math.abs(median(samples.map((s) => s.rttMs)) - ref50(m.matched)) <= TOL, `median ${median(samples.map((s) => s.rttMs))} ms, injected ${RTT_MS} ms`);
+      assert.ok(
+        Math.abs(median(samples.map((s) => s.rttMs)) - ref50(m.matched)) <= TOL,
+        `median ${median(samples.map((s) => s.rttMs))} ms, injected ${RTT_MS} ms`,
+      );
       const withSamples = reports.filter((r) => r.samples >= 30);
       assert.ok(withSamples.length >= 1, `no report with 30 samples: ${JSON.stringify(reports)}`);
       let prev = -Infinity;
@@ -230,8 +246,13 @@ describe('live CLI: passive-rtt in the monitored namespace', function () {
           srtt = srtt === null ? t : 0.875 * srtt + 0.125 * t;
         }
         const note = srtt !== null && Math.abs(srtt - RTT_MS) > TOL ? ' (the bed itself moved the truth)' : '';
-        console.log(`      report ${i}: system.net.tcp.rtt.avg ${values[i]} ms; RFC 6298 over the truth ${srtt?.toFixed(6)} ms; injected RTT ${RTT_MS} ms${note}`);
-        assert.ok(srtt !== null && Math.abs(values[i] - srtt) <= TOL, `system.net.tcp.rtt.avg ${values[i]} ms, the truth's smoothed RTT ${srtt} ms, injected RTT ${RTT_MS} ms (±${TOL})`);
+        console.log(
+          `      report ${i}: system.net.tcp.rtt.avg ${values[i]} ms; RFC 6298 over the truth ${srtt?.toFixed(6)} ms; injected RTT ${RTT_MS} ms${note}`,
+        );
+        assert.ok(
+          srtt !== null && Math.abs(values[i] - srtt) <= TOL,
+          `system.net.tcp.rtt.avg ${values[i]} ms, the truth's smoothed RTT ${srtt} ms, injected RTT ${RTT_MS} ms (±${TOL})`,
+        );
       });
     } finally {
       dump.kill();

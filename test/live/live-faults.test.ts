@@ -107,7 +107,10 @@ describe('live faults: a deleted interface, no permission, bad input, more packe
       await runTraffic(
         bed,
         [
-          { ns: bed.hostNs, roles: [{ kind: 'rrClient', host: bed.peerV4, port: 5101, connections: 3, requests: 10, requestBytes: 100, responseBytes: 1000, gapMs: 80 }] },
+          {
+            ns: bed.hostNs,
+            roles: [{ kind: 'rrClient', host: bed.peerV4, port: 5101, connections: 3, requests: 10, requestBytes: 100, responseBytes: 1000, gapMs: 80 }],
+          },
           { ns: bed.peerNs, roles: [{ kind: 'rrServer', host: bed.peerV4, port: 5101, requestBytes: 100, responseBytes: 1000 }] },
         ],
         { maxMs: 20000 },
@@ -193,14 +196,23 @@ describe('live faults: a deleted interface, no permission, bad input, more packe
     try {
       assert.equal(mon.startError('burst'), null);
       const out = await bed.exec(bed.peerNs, 'tcpreplay', ['-q', '-i', `${dev}p`, '--topspeed', '--loop=25', file]);
-      console.log(`      tcpreplay: ${out.split('\n').find((l) => /Rated|Actual/.test(l))?.trim() ?? ''}`);
+      console.log(
+        `      tcpreplay: ${
+          out
+            .split('\n')
+            .find((l) => /Rated|Actual/.test(l))
+            ?.trim() ?? ''
+        }`,
+      );
       await new Promise((resolve) => setTimeout(resolve, 1500));
       await mon.stop();
       assert.equal(mon.out.exitCode, 0, 'the monitor process died');
       const r = mon.result('burst');
       const st = r.stats;
       assert.ok(st, 'no final stats');
-      console.log(`      packets ${st.packets}, pcap received ${st.pcapReceived}, dropped ${st.pcapDropped}, if-dropped ${st.pcapIfDropped}; flows created ${st.flowsCreated}`);
+      console.log(
+        `      packets ${st.packets}, pcap received ${st.pcapReceived}, dropped ${st.pcapDropped}, if-dropped ${st.pcapIfDropped}; flows created ${st.flowsCreated}`,
+      );
       assert.deepEqual(r.errors, []);
       assert.ok(st.pcapDropped > 0, `no pcap drop with ${st.packets} packets through a 64 KiB ring`);
       assert.ok(st.packets > 1000, 'the capture saw almost nothing');

@@ -15,7 +15,19 @@ import type { HostPairReport, RttSample } from '../../src';
 import { Tcpdump, type CapFrame } from './capture';
 import { CAPTURE_PRECISION_MS, CLOCK_SLACK_MS, matchSamples, seqEnd, type Matched, type MatchResult } from './expect';
 import { Bed, buildForwarder, liveSkipReason, type BedOptions, type FwdLog, type FwdRecord } from './netns';
-import { median, MonitorProc, printTable, quantile, sortedOf, TABLE, runTraffic, type MonitorResult, type Program, type SsConn, type TrafficRun } from './scenario';
+import {
+  median,
+  MonitorProc,
+  printTable,
+  quantile,
+  sortedOf,
+  TABLE,
+  runTraffic,
+  type MonitorResult,
+  type Program,
+  type SsConn,
+  type TrafficRun,
+} from './scenario';
 
 const PORT = { upload: 5001, download: 5002, rrHostClient: 5003, rrHostServer: 5004 } as const;
 // Request/response: four keep-alive connections side by side, 30 exchanges
@@ -211,11 +223,21 @@ function checkCentral(run: Run, label: string, matched: readonly Matched[], samp
   const got = stats(rtts);
   const tol = medianTolerance(run.rttMs);
   const exp = stats(matched.map((m) => m.expectedMs));
-  console.log(`      ${label} ${show('monitor', rtts)}; ${show('truth', matched.map((m) => m.expectedMs))}; ${show('record', matched.map((m) => m.recordMs))}`);
+  console.log(
+    `      ${label} ${show('monitor', rtts)}; ${show(
+      'truth',
+      matched.map((m) => m.expectedMs),
+    )}; ${show(
+      'record',
+      matched.map((m) => m.recordMs),
+    )}`,
+  );
   const slow = matched.filter((m) => m.sample.rttMs > run.rttMs + 2).slice(0, 5);
   for (const m of slow) {
     const hop = m.hopMs === null ? 'hop not captured' : `hops ${m.hopMs.toFixed(3)}`;
-    console.log(`        slow: ${m.sample.rttMs.toFixed(3)} ms = held ${m.holdOutMs.toFixed(3)} + peer ${m.peerMs.toFixed(3)} + held ${m.holdBackMs.toFixed(3)} + ${hop} (truth ${m.expectedMs.toFixed(3)})`);
+    console.log(
+      `        slow: ${m.sample.rttMs.toFixed(3)} ms = held ${m.holdOutMs.toFixed(3)} + peer ${m.peerMs.toFixed(3)} + held ${m.holdBackMs.toFixed(3)} + ${hop} (truth ${m.expectedMs.toFixed(3)})`,
+    );
   }
   if (run.sc.fromLog) {
     assert.ok(Math.abs(got.p50 - exp.p50) <= tol, `${label}: median ${got.p50.toFixed(3)} ms, the truth's ${exp.p50.toFixed(3)} ms (±${tol})`);
@@ -228,7 +250,10 @@ function checkCentral(run: Run, label: string, matched: readonly Matched[], samp
   // request/response sample), the reference is the truth's median instead.
   const ref50 = Math.abs(exp.p50 - run.rttMs) <= tol ? run.rttMs : exp.p50;
   if (ref50 !== run.rttMs) console.log(`      note: the truth's own median is ${exp.p50.toFixed(3)} ms: the bed was slowed by the machine`);
-  assert.ok(Math.abs(got.p50 - ref50) <= tol, `${label}: median ${got.p50.toFixed(3)} ms, injected RTT ${run.rttMs} ms, truth's median ${exp.p50.toFixed(3)} ms (±${tol})`);
+  assert.ok(
+    Math.abs(got.p50 - ref50) <= tol,
+    `${label}: median ${got.p50.toFixed(3)} ms, injected RTT ${run.rttMs} ms, truth's median ${exp.p50.toFixed(3)} ms (±${tol})`,
+  );
   // p95: 2 ms over the injected RTT, unless the truth itself spread further
   // (the peer answering late, a release held up, the veth hop delayed); then
   // the truth's p95, to the precision of the per-sample comparison.
@@ -461,7 +486,9 @@ function checkTurns(run: Run, label: string, host: (r: FwdRecord) => boolean, ma
   const turns = turnsSentOnce(run.log, host);
   const timed = new Set(matched.map((m) => `${m.sample.src.includes(':') ? 6 : 4}/${m.sample.sport}/${m.sample.dport}/${seqEnd(m.segment)}`));
   const missing = turns.filter((t) => ![...t.ends].some((e) => timed.has(`${t.key}/${e}`)));
-  console.log(`      ${label}: ${samples} data samples for ${exchanges} exchanges; ${turns.length} turns sent once (the record), ${missing.length} of them without a sample`);
+  console.log(
+    `      ${label}: ${samples} data samples for ${exchanges} exchanges; ${turns.length} turns sent once (the record), ${missing.length} of them without a sample`,
+  );
   const at = (t: Turn): string => `${t.key} ends ${[...t.ends].join(',')} at +${((t.arrival - run.log.monoNs) / 1e6).toFixed(3)} ms`;
   assert.deepEqual(missing.slice(0, 3).map(at), [], `${label}: ${missing.length} of ${turns.length} turns sent once have no sample`);
 }
@@ -505,11 +532,16 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         run = await runScenario(sc);
         const all = run.tap.samples.map((s) => s.rttMs);
         const ker = kernelRows(run);
-        const reportP50s = run.tap.reports.flat().filter((p) => p.samples >= 10 && p.p50Ms !== null).map((p) => p.p50Ms as number);
+        const reportP50s = run.tap.reports
+          .flat()
+          .filter((p) => p.samples >= 10 && p.p50Ms !== null)
+          .map((p) => p.p50Ms as number);
         const k = run.tap.stats?.samplesByKind;
         TABLE.push({
           scenario: sc.title,
-          injectedMs: sc.fromLog ? `${run.rttMs}${sc.bed.jitterMs ? ` ±${2 * sc.bed.jitterMs}` : ''} (record p50 ${median(run.match.matched.map((m) => m.recordMs)).toFixed(3)})` : String(run.rttMs),
+          injectedMs: sc.fromLog
+            ? `${run.rttMs}${sc.bed.jitterMs ? ` ±${2 * sc.bed.jitterMs}` : ''} (record p50 ${median(run.match.matched.map((m) => m.recordMs)).toFixed(3)})`
+            : String(run.rttMs),
           medianMs: all.length ? median(all) : null,
           p95Ms: all.length ? quantile(sortedOf(all), 0.95) : null,
           reportP50Ms: reportP50s.length ? median(reportP50s) : null,
@@ -559,7 +591,10 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         assert.ok(quantile(ownLate, 0.5) < 0.1, "the forwarder's own release lateness at the median: the bed is too busy to prove anything");
         // Late releases are in the record (written), so every figure judged
         // against the record carries them; early ones would break the injected delay.
-        assert.ok(fwd.every((r) => r.written >= r.planned), 'a frame was released before its time');
+        assert.ok(
+          fwd.every((r) => r.written >= r.planned),
+          'a frame was released before its time',
+        );
         assert.ok(holds[0] >= run.floorMs / 2 - 0.001, `a frame was held ${holds[0]} ms, less than the configured minimum`);
         const lossPct = sc.bed.lossPct ?? 0;
         const lost = run.log.records.filter((r) => r.fate === 'L').length;
@@ -608,7 +643,15 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
       it('handshake samples in both roles (SYN -> SYN/ACK as client, SYN/ACK -> ACK as server)', () => {
         const client = run.tap.samples.filter((s) => s.kind === 'handshake' && groupOf(s) !== 'rrHostServer');
         const server = samplesOf('rrHostServer', 'handshake');
-        console.log(`      ${show('client role', client.map((s) => s.rttMs))}; ${show('server role', server.map((s) => s.rttMs))}`);
+        console.log(
+          `      ${show(
+            'client role',
+            client.map((s) => s.rttMs),
+          )}; ${show(
+            'server role',
+            server.map((s) => s.rttMs),
+          )}`,
+        );
         // Which handshakes can be timed follows from the record
         // (timeableHandshakes): exactly those, once each.
         const want = timeableHandshakes(run.log);
@@ -644,7 +687,9 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         const hops = sortedOf(inCap.map((m) => m.hopMs as number));
         const vsRecord = sortedOf(matched.map((m) => m.sample.rttMs - m.recordMs));
         console.log(`      ${matched.length}/${total} samples found in the record, ${captured} of them in the capture (tcpdump dropped ${run.captureDropped})`);
-        console.log(`      monitor - capture truth: min ${diffs[0]?.toFixed(4)} max ${diffs[diffs.length - 1]?.toFixed(4)} ms; capture point <-> delay line, both ways: p50 ${quantile(hops, 0.5).toFixed(4)} p95 ${quantile(hops, 0.95).toFixed(4)} max ${hops[hops.length - 1]?.toFixed(4)} ms`);
+        console.log(
+          `      monitor - capture truth: min ${diffs[0]?.toFixed(4)} max ${diffs[diffs.length - 1]?.toFixed(4)} ms; capture point <-> delay line, both ways: p50 ${quantile(hops, 0.5).toFixed(4)} p95 ${quantile(hops, 0.95).toFixed(4)} max ${hops[hops.length - 1]?.toFixed(4)} ms`,
+        );
         // Every frame of the test traffic passes the forwarder and the capture.
         assert.ok(unmatched.length <= total * 0.02, `${unmatched.length} samples have no frames in the record, e.g. ${JSON.stringify(unmatched.slice(0, 3))}`);
         assert.ok(captured >= matched.length * 0.98, `only ${captured} of ${matched.length} samples found in the capture`);
@@ -655,7 +700,10 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         // The capture point lies outside the delay line: a frame is captured
         // before the forwarder reads it and after it writes one, so no
         // sample can be shorter than the forwarder's own figure.
-        assert.ok(vsRecord[0] >= -CLOCK_SLACK_MS, `a sample is ${(-vsRecord[0]).toFixed(3)} ms shorter than the frames' own hold: ${JSON.stringify(matched.find((m) => m.sample.rttMs - m.recordMs === vsRecord[0]))}`);
+        assert.ok(
+          vsRecord[0] >= -CLOCK_SLACK_MS,
+          `a sample is ${(-vsRecord[0]).toFixed(3)} ms shorter than the frames' own hold: ${JSON.stringify(matched.find((m) => m.sample.rttMs - m.recordMs === vsRecord[0]))}`,
+        );
         assert.ok(hops[0] >= -CLOCK_SLACK_MS, `a negative hop ${hops[0]} ms: the capture and the record disagree on the order of events`);
         // The few not found in the capture (tcpdump drops) are held to the record alone.
         for (const m of notCap) assert.ok(m.diffMs >= -CLOCK_SLACK_MS, `sample ${JSON.stringify(m)} below the record`);
@@ -667,7 +715,10 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         // stretch of traffic that never pauses for a whole second, each grid
         // point is crossed by a packet, so a stretch of L seconds gives at
         // least floor(L) reports.
-        const span = busySpanS(run.capture.length > 0 ? run.capture.map((f) => f.tsMs) : run.log.records.filter((r) => r.proto === 6).map((r) => r.arrival / 1e6), 1000);
+        const span = busySpanS(
+          run.capture.length > 0 ? run.capture.map((f) => f.tsMs) : run.log.records.filter((r) => r.proto === 6).map((r) => r.arrival / 1e6),
+          1000,
+        );
         assert.ok(batches.length >= Math.floor(span), `${batches.length} reports at a 1 s interval over ${span.toFixed(2)} s of traffic`);
         const pairs: HostPairReport[] = batches.flat();
         for (const p of pairs) {
@@ -695,7 +746,10 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
           if (sc.fromLog) assert.ok(Math.abs(p.p95Ms - exp95) <= 2 + 0.01 * exp95, `report at ${p.ts}: p95 ${p.p95Ms} ms, the truth's ${exp95.toFixed(3)} ms`);
           else {
             const bound = Math.max(run.rttMs + 2, exp95 + CAPTURE_PRECISION_MS);
-            assert.ok(p.p95Ms <= bound + 0.01 * bound, `report at ${p.ts}: p95 ${p.p95Ms} ms, injected RTT ${run.rttMs} ms, truth's p95 ${exp95.toFixed(3)} ms`);
+            assert.ok(
+              p.p95Ms <= bound + 0.01 * bound,
+              `report at ${p.ts}: p95 ${p.p95Ms} ms, injected RTT ${run.rttMs} ms, truth's p95 ${exp95.toFixed(3)} ms`,
+            );
           }
           assert.ok((p.minMs as number) >= run.floorMs - CLOCK_SLACK_MS, `report min ${p.minMs}`);
         }
@@ -708,9 +762,17 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
         const own = srttOf(run.tap.samples.map((x) => x.rttMs));
         const byS = new Map(run.match.matched.map((m) => [m.sample, m.expectedMs]));
         const truth = srttOf(run.tap.samples.map((x) => byS.get(x) ?? x.rttMs));
-        console.log(`      smoothed RTT: reported ${last.avgMs?.toFixed(3)} ms, RFC 6298 over the samples ${own?.toFixed(3)} ms, over the truth ${truth?.toFixed(3)} ms`);
-        assert.ok(own !== null && Math.abs((last.avgMs as number) - own) <= 0.001, `smoothed RTT ${last.avgMs} ms, RFC 6298 over the monitor's samples gives ${own} ms`);
-        assert.ok(truth !== null && Math.abs((last.avgMs as number) - truth) <= medianTolerance(run.rttMs), `smoothed RTT ${last.avgMs} ms, the truth gives ${truth} ms`);
+        console.log(
+          `      smoothed RTT: reported ${last.avgMs?.toFixed(3)} ms, RFC 6298 over the samples ${own?.toFixed(3)} ms, over the truth ${truth?.toFixed(3)} ms`,
+        );
+        assert.ok(
+          own !== null && Math.abs((last.avgMs as number) - own) <= 0.001,
+          `smoothed RTT ${last.avgMs} ms, RFC 6298 over the monitor's samples gives ${own} ms`,
+        );
+        assert.ok(
+          truth !== null && Math.abs((last.avgMs as number) - truth) <= medianTolerance(run.rttMs),
+          `smoothed RTT ${last.avgMs} ms, the truth gives ${truth} ms`,
+        );
       });
 
       it("the kernel's view (ss -tin in the host namespace) agrees", () => {
@@ -734,10 +796,17 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
             // (it stamps a segment before the capture sees it leave and an
             // ACK after the capture saw it come), so its figure for an ACK is
             // never below the monitor's.
-            assert.ok(r.kernelMin >= r.minAfter - CLOCK_SLACK_MS - tick, `${r.port}: kernel minrtt ${r.kernelMin} ms below the monitor's least sample ${r.minAfter} ms`);
+            assert.ok(
+              r.kernelMin >= r.minAfter - CLOCK_SLACK_MS - tick,
+              `${r.port}: kernel minrtt ${r.kernelMin} ms below the monitor's least sample ${r.minAfter} ms`,
+            );
             // Above: the kernel had the monitor's least sample before ss
             // started; it can only have added the host stack's own time.
-            if (r.minBefore !== null) assert.ok(r.kernelMin <= r.minBefore + HOST_STACK_MS, `${r.port}: kernel minrtt ${r.kernelMin} ms, monitor min ${r.minBefore} ms (+${HOST_STACK_MS})`);
+            if (r.minBefore !== null)
+              assert.ok(
+                r.kernelMin <= r.minBefore + HOST_STACK_MS,
+                `${r.port}: kernel minrtt ${r.kernelMin} ms, monitor min ${r.minBefore} ms (+${HOST_STACK_MS})`,
+              );
           }
           if (!r.retransmitted) {
             // srtt: the kernel's RFC 6298 recurrence (gain 1/8) over its own
@@ -745,20 +814,29 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
             // (kernelModel), between its value when ss started and the
             // values it took while ss ran, plus the host stack's own time.
             assert.ok(r.kernelSrtt >= r.modelLo - CLOCK_SLACK_MS, `${r.port}: kernel srtt ${r.kernelSrtt} ms, the model of it ${r.modelLo}..${r.modelHi} ms`);
-            assert.ok(r.kernelSrtt <= r.modelHi + HOST_STACK_MS, `${r.port}: kernel srtt ${r.kernelSrtt} ms, the model of it ${r.modelLo}..${r.modelHi} ms (+${HOST_STACK_MS})`);
+            assert.ok(
+              r.kernelSrtt <= r.modelHi + HOST_STACK_MS,
+              `${r.port}: kernel srtt ${r.kernelSrtt} ms, the model of it ${r.modelLo}..${r.modelHi} ms (+${HOST_STACK_MS})`,
+            );
           } else {
             // With retransmissions the kernel's samples and the monitor's
             // differ (the kernel's TSecr samples of retransmitted data, the
             // monitor's Karn refusals), but the kernel's srtt is still a
             // weighted mean of true RTTs of this connection: within their range.
-            assert.ok(r.kernelSrtt >= r.minAfter - CLOCK_SLACK_MS - tick, `${r.port}: kernel srtt ${r.kernelSrtt} ms below the connection's least RTT ${r.minAfter} ms`);
-            assert.ok(r.kernelSrtt <= r.modelMax + HOST_STACK_MS, `${r.port}: kernel srtt ${r.kernelSrtt} ms above the connection's longest RTT ${r.modelMax} ms`);
+            assert.ok(
+              r.kernelSrtt >= r.minAfter - CLOCK_SLACK_MS - tick,
+              `${r.port}: kernel srtt ${r.kernelSrtt} ms below the connection's least RTT ${r.minAfter} ms`,
+            );
+            assert.ok(
+              r.kernelSrtt <= r.modelMax + HOST_STACK_MS,
+              `${r.port}: kernel srtt ${r.kernelSrtt} ms above the connection's longest RTT ${r.modelMax} ms`,
+            );
           }
         }
       });
 
       if (sc.bed.lossPct) {
-        it('retransmissions are seen and refused by Karn\'s rule; slow samples are explained by the record', () => {
+        it("retransmissions are seen and refused by Karn's rule; slow samples are explained by the record", () => {
           const st = run.tap.stats;
           assert.ok(st && st.retransmissions > 0, `retransmissions counted: ${st?.retransmissions}`);
           assert.ok(st && st.karnRefused > 0, `Karn refusals: ${st?.karnRefused}`);
@@ -766,8 +844,13 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
           // frames themselves took that long (a lost answer retransmitted by the peer).
           const slow = run.match.matched.filter((m) => m.sample.rttMs > run.rttMs + 5);
           for (const m of slow) {
-            console.log(`      slow sample ${m.sample.rttMs.toFixed(3)} ms (${m.sample.kind} ${m.sample.sport}->${m.sample.dport}); truth ${m.expectedMs.toFixed(3)} ms (held ${m.holdOutMs.toFixed(3)} + peer ${m.peerMs.toFixed(3)} + held ${m.holdBackMs.toFixed(3)} + hops ${m.hopMs?.toFixed(3) ?? 'not captured'})`);
-            assert.ok(Math.abs(m.diffMs) <= (m.hopMs === null ? 1 : CAPTURE_PRECISION_MS), `slow sample ${m.sample.rttMs} ms not explained by the frames (${m.expectedMs} ms)`);
+            console.log(
+              `      slow sample ${m.sample.rttMs.toFixed(3)} ms (${m.sample.kind} ${m.sample.sport}->${m.sample.dport}); truth ${m.expectedMs.toFixed(3)} ms (held ${m.holdOutMs.toFixed(3)} + peer ${m.peerMs.toFixed(3)} + held ${m.holdBackMs.toFixed(3)} + hops ${m.hopMs?.toFixed(3) ?? 'not captured'})`,
+            );
+            assert.ok(
+              Math.abs(m.diffMs) <= (m.hopMs === null ? 1 : CAPTURE_PRECISION_MS),
+              `slow sample ${m.sample.rttMs} ms not explained by the frames (${m.expectedMs} ms)`,
+            );
           }
         });
       }
@@ -787,9 +870,17 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
           // cross within microseconds in either order (one per CPU), and a
           // timestamp-echo sample starts at whichever pure ACK the monitor
           // saw first with a pending echo.
-          const anyMatch = matchSamples(run.log, any.samples.filter((s) => s.dst === run.remote), run.capture, [run.bed.hostV4, run.bed.hostV6]);
+          const anyMatch = matchSamples(
+            run.log,
+            any.samples.filter((s) => s.dst === run.remote),
+            run.capture,
+            [run.bed.hostV4, run.bed.hostV6],
+          );
           const off = anyMatch.matched.filter((m) => m.hopMs !== null && Math.abs(m.diffMs) > CAPTURE_PRECISION_MS);
-          assert.ok(anyMatch.captured >= anyMatch.matched.length * 0.98, `only ${anyMatch.captured} of ${anyMatch.matched.length} samples on any found in the capture`);
+          assert.ok(
+            anyMatch.captured >= anyMatch.matched.length * 0.98,
+            `only ${anyMatch.captured} of ${anyMatch.matched.length} samples on any found in the capture`,
+          );
           assert.deepEqual(off.slice(0, 3), [], `${off.length} samples on any differ from the capture of their own frames`);
           const key = (s: RttSample): string => `${s.sport}/${s.dport}/${s.kind}/${s.ts.toFixed(6)}/${s.rttMs.toFixed(4)}`;
           const tapKeys = new Set(run.tap.samples.map(key));
@@ -841,7 +932,9 @@ describe('live: real kernel TCP through a known delay (network namespaces)', fun
             const big = frames.filter((n) => n > mtuFrame);
             const max = Math.max(...frames);
             const twoMss = 14 + ipHdr + tcpHdr + 2 * mss;
-            console.log(`      ${big.length}/${frames.length} upload data frames above ${mtuFrame} bytes on ${run.bed.hostIf}, largest ${max} bytes (${((max - 14 - ipHdr - tcpHdr) / mss).toFixed(1)} MSS)`);
+            console.log(
+              `      ${big.length}/${frames.length} upload data frames above ${mtuFrame} bytes on ${run.bed.hostIf}, largest ${max} bytes (${((max - 14 - ipHdr - tcpHdr) / mss).toFixed(1)} MSS)`,
+            );
             assert.ok(big.length >= frames.length / 2, `only ${big.length} of ${frames.length} upload frames larger than the MTU: offloads off?`);
             assert.ok(max >= twoMss, `largest frame ${max} bytes, less than two MSS (${twoMss} bytes): no super-segments, offloads off?`);
           });

@@ -58,11 +58,11 @@ async function main(): Promise<void> {
       m.on('error', (err) => print({ t: 'error', m: name, wall: Date.now(), code: err.code, message: err.message }));
       // Awaited only once started: a monitor whose start() failed may never emit `end`.
       const endedOne = new Promise<void>((resolve) =>
-          m.once('end', () => {
-            flush();
-            print({ t: 'end', m: name, wall: Date.now(), stats: m.stats() });
-            resolve();
-          }),
+        m.once('end', () => {
+          flush();
+          print({ t: 'end', m: name, wall: Date.now(), stats: m.stats() });
+          resolve();
+        }),
       );
       try {
         await m.start();

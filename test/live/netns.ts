@@ -62,11 +62,11 @@ export function liveSkipReason(): string | null {
 /** Compiles delayfwd when the binary is missing or older than its source. */
 export function buildForwarder(): string {
   const src = fs.statSync(FWD_SOURCE).mtimeMs;
-  let bin = 0;
+  let bin: number;
   try {
     bin = fs.statSync(FWD_BINARY).mtimeMs;
   } catch {
-    bin = 0;
+    bin = 0; // not built yet
   }
   if (bin < src) {
     fs.mkdirSync(TOOLS, { recursive: true });
@@ -176,7 +176,7 @@ export async function sh(cmd: string, args: string[], opts: { input?: string; ti
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')}: ${e.stderr?.trim() || e.message}`);
+    throw new Error(`${cmd} ${args.join(' ')}: ${e.stderr?.trim() || e.message}`, { cause: err });
   }
 }
 
@@ -321,13 +321,22 @@ export class Bed {
     // them: its file descriptors follow the devices.
     const bin = buildForwarder();
     const args = [
-      '--tap-a', this.#tapA, '--tap-b', this.#tapB,
-      '--delay', String(o.delayMs),
-      '--jitter', String(o.jitterMs),
-      '--loss', String(o.lossPct),
-      '--seed', String(o.seed),
-      '--duration', String(o.durationS),
-      '--log', this.logPath,
+      '--tap-a',
+      this.#tapA,
+      '--tap-b',
+      this.#tapB,
+      '--delay',
+      String(o.delayMs),
+      '--jitter',
+      String(o.jitterMs),
+      '--loss',
+      String(o.lossPct),
+      '--seed',
+      String(o.seed),
+      '--duration',
+      String(o.durationS),
+      '--log',
+      this.logPath,
     ];
     const fwd = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#fwd = fwd;

@@ -23,7 +23,10 @@ export class JsonLines {
   #exited = false;
   exitCode: number | null = null;
 
-  constructor(readonly child: ChildProcess, readonly what: string) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly what: string,
+  ) {
     lines(child, (text) => {
       let l: Line;
       try {
@@ -53,7 +56,11 @@ export class JsonLines {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`${this.what}: no ${label} within ${timeoutMs} ms (exited: ${this.#exited}, code ${this.exitCode}); stderr: ${this.stderr.join('').slice(-2000)}`));
+        reject(
+          new Error(
+            `${this.what}: no ${label} within ${timeoutMs} ms (exited: ${this.#exited}, code ${this.exitCode}); stderr: ${this.stderr.join('').slice(-2000)}`,
+          ),
+        );
       }, timeoutMs);
       this.#waiters.push({
         pred,
@@ -89,16 +96,23 @@ export interface MonitorResult {
 export class MonitorProc {
   readonly out: JsonLines;
 
-  private constructor(child: ChildProcess, readonly names: string[]) {
+  private constructor(
+    child: ChildProcess,
+    readonly names: string[],
+  ) {
     this.out = new JsonLines(child, 'monitor child');
   }
 
   static async start(bed: Bed, ns: string, monitors: { name: string; options: RttMonitorOptions }[], maxMs = 60000, wrap: string[] = []): Promise<MonitorProc> {
     const spec = JSON.stringify({ monitors, maxMs });
-    const child = wrap.length > 0
-      ? bed.spawnIn(ns, wrap[0], [...wrap.slice(1), process.execPath, MONITOR_JS, spec])
-      : bed.spawnIn(ns, process.execPath, [MONITOR_JS, spec]);
-    const p = new MonitorProc(child, monitors.map((m) => m.name));
+    const child =
+      wrap.length > 0
+        ? bed.spawnIn(ns, wrap[0], [...wrap.slice(1), process.execPath, MONITOR_JS, spec])
+        : bed.spawnIn(ns, process.execPath, [MONITOR_JS, spec]);
+    const p = new MonitorProc(
+      child,
+      monitors.map((m) => m.name),
+    );
     await p.out.wait((l) => l.t === 'started' || l.t === 'fatal', 15000, 'start');
     const fatal = p.out.lines.find((l) => l.t === 'fatal');
     if (fatal) throw new Error(`monitor child failed: ${String(fatal.message)}`);
@@ -159,7 +173,13 @@ export function parseSs(text: string): SsConn[] {
   const rows = text.split('\n');
   const split = (hp: string): [string, number] => {
     const i = hp.lastIndexOf(':');
-    return [hp.slice(0, i).replace(/^\[|\]$/g, '').replace(/%.*$/, ''), Number(hp.slice(i + 1))];
+    return [
+      hp
+        .slice(0, i)
+        .replace(/^\[|\]$/g, '')
+        .replace(/%.*$/, ''),
+      Number(hp.slice(i + 1)),
+    ];
   };
   for (let i = 0; i < rows.length; i++) {
     const f = rows[i].trim().split(/\s+/);

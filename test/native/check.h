@@ -81,36 +81,36 @@ inline int run_all(int argc, char** argv) {
 
 }  // namespace unit
 
-#define TEST(name)                                              \
-  static void test_##name();                                    \
-  static unit::Register register_##name(#name, &test_##name);   \
+#define TEST(name)                                            \
+  static void test_##name();                                  \
+  static unit::Register register_##name(#name, &test_##name); \
   static void test_##name()
 
-#define CHECK(cond)                                   \
-  do {                                                \
-    if (!(cond)) {                                    \
-      unit::report(__FILE__, __LINE__, #cond);        \
-      return;                                         \
-    }                                                 \
+#define CHECK(cond)                            \
+  do {                                         \
+    if (!(cond)) {                             \
+      unit::report(__FILE__, __LINE__, #cond); \
+      return;                                  \
+    }                                          \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                        \
-  do {                                                                        \
-    const auto& va_ = (a);                                                    \
-    const auto& vb_ = (b);                                                    \
-    if (!(va_ == vb_)) {                                                      \
-      unit::report(__FILE__, __LINE__, unit::show(va_, vb_, #a, #b));         \
-      return;                                                                 \
-    }                                                                         \
+#define CHECK_EQ(a, b)                                                \
+  do {                                                                \
+    const auto& va_ = (a);                                            \
+    const auto& vb_ = (b);                                            \
+    if (!(va_ == vb_)) {                                              \
+      unit::report(__FILE__, __LINE__, unit::show(va_, vb_, #a, #b)); \
+      return;                                                         \
+    }                                                                 \
   } while (0)
 
 // |a - b| <= tol
-#define CHECK_NEAR(a, b, tol)                                                   \
-  do {                                                                          \
-    const double va_ = (a), vb_ = (b);                                          \
-    if (!(std::fabs(va_ - vb_) <= (tol))) {                                     \
-      unit::report(__FILE__, __LINE__, unit::show(va_, vb_, #a, #b) + " tol " + \
-                                           std::to_string(tol));                \
-      return;                                                                   \
-    }                                                                           \
+#define CHECK_NEAR(a, b, tol)                                                     \
+  do {                                                                            \
+    const double va_ = (a), vb_ = (b);                                            \
+    if (!(std::fabs(va_ - vb_) <= (tol))) {                                       \
+      unit::report(__FILE__, __LINE__,                                            \
+                   unit::show(va_, vb_, #a, #b) + " tol " + std::to_string(tol)); \
+      return;                                                                     \
+    }                                                                             \
   } while (0)

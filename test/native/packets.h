@@ -34,11 +34,11 @@ struct Seg {
   uint32_t seq = 0;
   uint32_t ack = 0;
   uint8_t flags = 0x10;
-  uint32_t payload = 0;   // stated in the IP header; not captured
+  uint32_t payload = 0;  // stated in the IP header; not captured
   bool ts = false;
   uint32_t tsval = 0;
   uint32_t tsecr = 0;
-  Bytes extra_options;    // appended after the timestamp option
+  Bytes extra_options;  // appended after the timestamp option
 };
 
 // TCP header with options (padded to 4 bytes).
@@ -116,8 +116,8 @@ inline Bytes ethernet(const Bytes& ip, const std::vector<uint16_t>& tags = {}) {
 
 inline Bytes sll(const Bytes& ip) {  // Linux cooked v1: protocol at 14
   Bytes h(16, 0);
-  put16(h, 0, 0);   // packet type: to us
-  put16(h, 2, 1);   // ARPHRD_ETHER
+  put16(h, 0, 0);  // packet type: to us
+  put16(h, 2, 1);  // ARPHRD_ETHER
   put16(h, 4, 6);
   put16(h, 14, is_v6(ip) ? 0x86dd : 0x0800);
   return cat(h, ip);
@@ -126,7 +126,7 @@ inline Bytes sll(const Bytes& ip) {  // Linux cooked v1: protocol at 14
 inline Bytes sll2(const Bytes& ip) {  // Linux cooked v2: protocol at 0
   Bytes h(20, 0);
   put16(h, 0, is_v6(ip) ? 0x86dd : 0x0800);
-  put32(h, 4, 1);   // interface index
+  put32(h, 4, 1);  // interface index
   put16(h, 8, 1);
   h[11] = 6;
   return cat(h, ip);

@@ -98,16 +98,26 @@ TEST(decode_every_link_type_same_segment) {
     bool six;
   };
   std::vector<Case> cases = {
-      {kLinkEthernet, pk::ethernet(v4), false}, {kLinkEthernet, pk::ethernet(v6), true},
-      {kLinkSll, pk::sll(v4), false},           {kLinkSll, pk::sll(v6), true},
-      {kLinkSll2, pk::sll2(v4), false},         {kLinkSll2, pk::sll2(v6), true},
-      {kLinkRaw, v4, false},                    {kLinkRaw, v6, true},
-      {kLinkRawBsd, v4, false},                 {kLinkRawFile, v6, true},
-      {kLinkIpv4, v4, false},                   {kLinkIpv6, v6, true},
-      {kLinkNull, pk::null_le(v4, 2), false},   {kLinkNull, pk::null_be(v4, 2), false},
-      {kLinkNull, pk::null_le(v6, 10), true},   {kLinkNull, pk::null_le(v6, 24), true},
-      {kLinkNull, pk::null_le(v6, 28), true},   {kLinkNull, pk::null_be(v6, 30), true},
-      {kLinkLoop, pk::null_be(v4, 2), false},   {kLinkLoop, pk::null_be(v6, 30), true},
+      {kLinkEthernet, pk::ethernet(v4), false},
+      {kLinkEthernet, pk::ethernet(v6), true},
+      {kLinkSll, pk::sll(v4), false},
+      {kLinkSll, pk::sll(v6), true},
+      {kLinkSll2, pk::sll2(v4), false},
+      {kLinkSll2, pk::sll2(v6), true},
+      {kLinkRaw, v4, false},
+      {kLinkRaw, v6, true},
+      {kLinkRawBsd, v4, false},
+      {kLinkRawFile, v6, true},
+      {kLinkIpv4, v4, false},
+      {kLinkIpv6, v6, true},
+      {kLinkNull, pk::null_le(v4, 2), false},
+      {kLinkNull, pk::null_be(v4, 2), false},
+      {kLinkNull, pk::null_le(v6, 10), true},
+      {kLinkNull, pk::null_le(v6, 24), true},
+      {kLinkNull, pk::null_le(v6, 28), true},
+      {kLinkNull, pk::null_be(v6, 30), true},
+      {kLinkLoop, pk::null_be(v4, 2), false},
+      {kLinkLoop, pk::null_be(v6, 30), true},
   };
   for (const Case& c : cases) {
     TcpPacket p;
@@ -250,8 +260,8 @@ TEST(decode_ipv6_extension_chain) {
   s.dst = "fd00::2";
   TcpPacket p;
   // hop-by-hop (8 bytes) -> destination options (16 bytes) -> routing (8) -> TCP
-  Bytes ext = {60, 0, 1, 4, 0, 0, 0, 0,  43, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-               6,  0, 0, 0, 0, 0, 0, 0};
+  Bytes ext = {60, 0, 1, 4, 0, 0, 0, 0, 43, 1, 1, 12, 0, 0, 0, 0,
+               0,  0, 0, 0, 0, 0, 0, 0, 6,  0, 0, 0,  0, 0, 0, 0};
   CHECK_EQ(decode(kLinkIpv6, pk::ipv6(s, 0, ext), &p), Decoded::kTcp);
   CHECK_EQ(p.payload, 100u);
   CHECK_EQ(p.seq, 1000u);
@@ -331,9 +341,11 @@ TEST(decode_fast_path_equals_general) {
   // general decoder gives, on well-formed frames of every shape it takes and
   // on frames cut and corrupted at random.
   std::mt19937 rng(11);
-  const std::vector<Bytes> option_sets = {
-      {}, {1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2}, {2, 4, 5, 180, 4, 2, 1, 3, 3, 7},
-      {0, 0, 0, 0}, {1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 8}};
+  const std::vector<Bytes> option_sets = {{},
+                                          {1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2},
+                                          {2, 4, 5, 180, 4, 2, 1, 3, 3, 7},
+                                          {0, 0, 0, 0},
+                                          {1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 8}};
   int fast_shapes = 0;
   for (int i = 0; i < 200000; ++i) {
     pk::Seg s;
@@ -354,7 +366,8 @@ TEST(decode_fast_path_equals_general) {
     Bytes f = pk::ethernet(v6 ? pk::ipv6(s) : pk::ipv4(s, frags[rng() % 5]));
     if (rng() % 3 == 0) {
       // Corrupt a few header bytes: lengths, version, offsets, protocol.
-      for (int k = rng() % 4; k >= 0; --k) f[rng() % std::min<size_t>(f.size(), 90)] = static_cast<uint8_t>(rng());
+      for (int k = rng() % 4; k >= 0; --k)
+        f[rng() % std::min<size_t>(f.size(), 90)] = static_cast<uint8_t>(rng());
     }
     size_t caplen = rng() % 4 == 0 ? rng() % (f.size() + 1) : f.size();
     uint32_t wire = static_cast<uint32_t>(f.size() + (rng() % 2 ? s.payload : 0));
@@ -434,7 +447,8 @@ TEST(hash_index_model) {
 
 TEST(chunked_pool_ids_and_reuse) {
   using Pool = ChunkedPool<uint64_t>;
-  CHECK_EQ(Pool::kChunk * sizeof(uint64_t), static_cast<size_t>(2u << 20));  // one huge page a chunk
+  CHECK_EQ(Pool::kChunk * sizeof(uint64_t),
+           static_cast<size_t>(2u << 20));  // one huge page a chunk
   Pool pool;
   const uint32_t n = Pool::kChunk + 1000;  // into the second chunk
   for (uint32_t i = 0; i < n; ++i) {
@@ -694,8 +708,8 @@ TEST(pairs_rfc6298_and_running_mean) {
   uint32_t a = soft.acquire(addr("10.0.0.1"), addr("192.0.2.1"));
   soft.add(a, 100 * kMs, Kind::kData);
   auto rows = report(soft);
-  CHECK_EQ(rows[0].avg, 100.0 * kMs);   // SRTT = R
-  CHECK_EQ(rows[0].jitter, 50.0 * kMs); // RTTVAR = R/2
+  CHECK_EQ(rows[0].avg, 100.0 * kMs);    // SRTT = R
+  CHECK_EQ(rows[0].jitter, 50.0 * kMs);  // RTTVAR = R/2
   soft.add(a, 200 * kMs, Kind::kData);
   rows = report(soft);
   // RTTVAR = 3/4 * 50 + 1/4 * |100 - 200| = 62.5; SRTT = 7/8 * 100 + 1/8 * 200 = 112.5
@@ -805,10 +819,10 @@ TEST(engine_conversation_samples) {
   Engine e(options(), &sink);
   const uint32_t c = 5000, s = 90000;  // ISNs
   feed(e, {{kT0, true, c, 0, kSyn, 0},
-           {kT0 + 10 * kMs, false, s, c + 1, kSyn | kAck, 0},        // handshake 10 ms
+           {kT0 + 10 * kMs, false, s, c + 1, kSyn | kAck, 0},  // handshake 10 ms
            {kT0 + 10 * kMs + 500000, true, c + 1, s + 1, kAck, 0},
            {kT0 + 11 * kMs, true, c + 1, s + 1, kPsh | kAck, 100},
-           {kT0 + 31 * kMs, false, s + 1, c + 101, kAck, 0},           // data 20 ms
+           {kT0 + 31 * kMs, false, s + 1, c + 101, kAck, 0},  // data 20 ms
            {kT0 + 32 * kMs, false, s + 1, c + 101, kPsh | kAck, 500},
            {kT0 + 33 * kMs, true, c + 101, s + 501, kAck, 0},
            {kT0 + 40 * kMs, true, c + 101, s + 501, kFin | kAck, 0},
