@@ -17,9 +17,8 @@
 namespace {
 
 const int kLinkTypes[] = {
-    prtt::kLinkNull, prtt::kLinkEthernet, prtt::kLinkRaw,  prtt::kLinkRawBsd,
-    prtt::kLinkRawFile, prtt::kLinkLoop,  prtt::kLinkSll,  prtt::kLinkIpv4,
-    prtt::kLinkIpv6,  prtt::kLinkSll2,
+    prtt::kLinkNull, prtt::kLinkEthernet, prtt::kLinkRaw,  prtt::kLinkRawBsd, prtt::kLinkRawFile,
+    prtt::kLinkLoop, prtt::kLinkSll,      prtt::kLinkIpv4, prtt::kLinkIpv6,   prtt::kLinkSll2,
 };
 constexpr size_t kNumLinkTypes = sizeof kLinkTypes / sizeof kLinkTypes[0];
 
@@ -36,10 +35,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t caplen = static_cast<uint32_t>(size - 2);
   uint32_t wirelen;
   switch (data[1] & 3) {
-    case 0: wirelen = caplen; break;                              // nothing cut
-    case 1: wirelen = caplen + (static_cast<uint32_t>(data[1]) << 6); break;  // snaplen cut
-    case 2: wirelen = 0; break;                                   // inconsistent record header
-    default: wirelen = 0xffffffffu - (data[1] >> 2); break;       // absurd wire length
+    case 0:
+      wirelen = caplen;
+      break;  // nothing cut
+    case 1:
+      wirelen = caplen + (static_cast<uint32_t>(data[1]) << 6);
+      break;  // snaplen cut
+    case 2:
+      wirelen = 0;
+      break;  // inconsistent record header
+    default:
+      wirelen = 0xffffffffu - (data[1] >> 2);
+      break;  // absurd wire length
   }
   // Exactly caplen bytes on the heap (a zero-length packet gets a 1-byte
   // block that decode_packet must not read).
@@ -63,6 +70,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(again.seq == out.seq && again.ack == out.ack && again.payload == out.payload &&
           again.sport == out.sport && again.dport == out.dport && again.src == out.src &&
           again.dst == out.dst);
+  }
+  // The fast path for common packets (Ethernet, plain IPv4/IPv6, TCP) gives
+  // exactly what the general decoder gives.
+  prtt::TcpPacket general;
+  std::memset(&general, 0x5a, sizeof general);
+  check(prtt::decode_packet_general(linktype, caplen ? pkt : pkt + 1, caplen, wirelen, &general) ==
+        d);
+  if (d == prtt::Decoded::kTcp) {
+    check(general.src == out.src && general.dst == out.dst && general.sport == out.sport &&
+          general.dport == out.dport && general.seq == out.seq && general.ack == out.ack &&
+          general.payload == out.payload && general.window == out.window &&
+          general.flags == out.flags && general.length_known == out.length_known &&
+          general.v6 == out.v6 && general.has_ts == out.has_ts &&
+          general.sack_blocks == out.sack_blocks && general.tsval == out.tsval &&
+          general.tsecr == out.tsecr);
   }
   std::free(pkt);
   return 0;
