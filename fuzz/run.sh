@@ -8,6 +8,11 @@
 #   fuzz/run.sh fuzz_engine         one target
 #   FUZZ_RUNS=10000000 fuzz/run.sh  stop each target after this many executions
 #                                   (the long run; FUZZ_SECONDS then defaults to 6 h)
+#   FUZZ_TIMEOUT=600 fuzz/run.sh    seconds one input may take before it counts as
+#                                   a hang (default 10). libFuzzer measures wall
+#                                   time: on a busy shared machine a long run can
+#                                   be starved that long, and then reports an input
+#                                   that replays in milliseconds.
 #
 # Working corpora and crash artifacts go to fuzz/out/ (not committed). A
 # crash leaves its input in fuzz/out/artifacts/; copy it into
@@ -54,7 +59,7 @@ for t in "${targets[@]}"; do
   echo "== $t: fuzzing ${runs:+$runs runs, at most }${seconds} s"
   set +e
   "./out/$t" -max_total_time="$seconds" ${runs:+-runs="$runs"} -max_len="${max_len[$t]}" \
-    -print_final_stats=1 -artifact_prefix="out/artifacts/$t-" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="out/artifacts/$t-" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 \
     "out/corpus/$t" "out/seeds/$t" >"$log" 2>&1
   rc=$?
   set -e
