@@ -18,6 +18,8 @@
 #include <ctime>
 #include <string>
 
+#include "clock.h"
+
 namespace {
 
 struct Sink : prtt::EngineSink {
@@ -43,16 +45,6 @@ void on_packet(u_char* user, const struct pcap_pkthdr* h, const u_char* b) {
   c->engine->packet(c->linktype, ts, b, h->caplen, h->len);
 }
 
-double mono() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-double tv(const struct timeval& v) {
-  return static_cast<double>(v.tv_sec) + static_cast<double>(v.tv_usec) / 1e6;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,7 +67,7 @@ int main(int argc, char** argv) {
   }
   if (argc > 3) eo.max_flows = static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10));
   char err[PCAP_ERRBUF_SIZE];
-  double t0 = mono();
+  double t0 = bench::mono_seconds();
   pcap_t* p = pcap_open_offline_with_tstamp_precision(argv[1], PCAP_TSTAMP_PRECISION_NANO, err);
   if (!p) {
     std::fprintf(stderr, "engine: %s\n", err);
@@ -93,7 +85,7 @@ int main(int argc, char** argv) {
   }
   engine.finish();
   pcap_close(p);
-  double wall = mono() - t0;
+  double wall = bench::mono_seconds() - t0;
   const prtt::Counters& c = engine.counters();
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -101,7 +93,8 @@ int main(int argc, char** argv) {
   std::printf("{\"packets\":%" PRIu64 ",\"samples\":%" PRIu64 ",\"evicted\":%" PRIu64
               ",\"reports\":%" PRIu64 ",\"rows\":%" PRIu64
               ",\"wallS\":%.6f,\"userS\":%.6f,\"mpps\":%.3f,\"maxRssKb\":%ld}\n",
-              c.packets, samples, c.flows_evicted, sink.reports, sink.rows, wall, tv(ru.ru_utime),
-              static_cast<double>(c.packets) / wall / 1e6, ru.ru_maxrss);
+              c.packets, samples, c.flows_evicted, sink.reports, sink.rows, wall,
+              bench::seconds(ru.ru_utime), static_cast<double>(c.packets) / wall / 1e6,
+              ru.ru_maxrss);
   return 0;
 }

@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "clock.h"
+
 namespace {
 
 struct Tally {
@@ -59,16 +61,6 @@ void on_packet(u_char* user, const struct pcap_pkthdr* h, const u_char* b) {
   t->sum += rd16(tcp) + rd16(tcp + 2) + tcp[13] + (rd32(tcp + 4) ^ rd32(tcp + 8)) + (tcp[12] >> 4);
 }
 
-double now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-double tv(const struct timeval& v) {
-  return static_cast<double>(v.tv_sec) + static_cast<double>(v.tv_usec) / 1e6;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,7 +68,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: floor FILE\n");
     return 2;
   }
-  double t0 = now();
+  double t0 = bench::mono_seconds();
   char err[PCAP_ERRBUF_SIZE];
   pcap_t* p = pcap_open_offline(argv[1], err);
   if (!p) {
@@ -93,11 +85,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   pcap_close(p);
-  double wall = now() - t0;
+  double wall = bench::mono_seconds() - t0;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   std::printf("{\"packets\":%" PRIu64 ",\"tcp\":%" PRIu64 ",\"sum\":%" PRIu64
               ",\"wallS\":%.6f,\"userS\":%.6f,\"sysS\":%.6f,\"maxRssKb\":%ld}\n",
-              t.packets, t.tcp, t.sum, wall, tv(ru.ru_utime), tv(ru.ru_stime), ru.ru_maxrss);
+              t.packets, t.tcp, t.sum, wall, bench::seconds(ru.ru_utime),
+              bench::seconds(ru.ru_stime), ru.ru_maxrss);
   return 0;
 }

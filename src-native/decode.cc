@@ -39,10 +39,10 @@ void parse_options(const uint8_t* p, uint32_t len, TcpPacket* out) {
   }
 }
 
-Decoded decode_tcp(const uint8_t* p, uint32_t cap, uint32_t ip_payload, TcpPacket* out) {
-  if (cap < 20 || ip_payload < 20) return Decoded::kMalformed;
-  uint32_t hlen = static_cast<uint32_t>(p[12] >> 4) * 4;
-  if (hlen < 20 || hlen > ip_payload) return Decoded::kMalformed;
+// The fields of a TCP header whose length (hlen) the caller has checked
+// against the IP payload; opt_cap bytes of options are captured.
+inline void tcp_fields(const uint8_t* p, uint32_t hlen, uint32_t ip_payload, uint32_t opt_cap,
+                       TcpPacket* out) {
   out->sport = rd16(p);
   out->dport = rd16(p + 2);
   out->seq = rd32(p + 4);
@@ -50,11 +50,7 @@ Decoded decode_tcp(const uint8_t* p, uint32_t cap, uint32_t ip_payload, TcpPacke
   out->flags = p[13] & 0x3f;
   out->window = rd16(p + 14);
   out->payload = ip_payload - hlen;
-  out->has_ts = false;
   out->sack_blocks = 0;
-  out->tsval = 0;
-  out->tsecr = 0;
-  uint32_t opt_cap = (cap < hlen ? cap : hlen) - 20;
   if (opt_cap >= 12 && rd32(p + 20) == 0x0101080a) {
     // NOP, NOP, Timestamps first: the layout Linux and most stacks put on
     // every segment after the handshake (RFC 7323 Appendix A), read without
@@ -63,9 +59,20 @@ Decoded decode_tcp(const uint8_t* p, uint32_t cap, uint32_t ip_payload, TcpPacke
     out->tsval = rd32(p + 24);
     out->tsecr = rd32(p + 28);
     if (opt_cap > 12) parse_options(p + 32, opt_cap - 12, out);
-  } else if (opt_cap > 0) {
-    parse_options(p + 20, opt_cap, out);
+    return;
   }
+  out->has_ts = false;
+  out->tsval = 0;
+  out->tsecr = 0;
+  if (opt_cap > 0) parse_options(p + 20, opt_cap, out);
+}
+
+Decoded decode_tcp(const uint8_t* p, uint32_t cap, uint32_t ip_payload, TcpPacket* out) {
+  if (cap < 20 || ip_payload < 20) return Decoded::kMalformed;
+  uint32_t hlen = static_cast<uint32_t>(p[12] >> 4) * 4;
+  if (hlen < 20 || hlen > ip_payload) return Decoded::kMalformed;
+  // Options cut by the snaplen are parsed as far as they were captured.
+  tcp_fields(p, hlen, ip_payload, (cap < hlen ? cap : hlen) - 20, out);
   return Decoded::kTcp;
 }
 
@@ -177,33 +184,6 @@ Decoded decode_null(uint32_t family, const uint8_t* p, uint32_t cap, uint32_t wi
   return Decoded::kNotIp;
 }
 
-// The TCP header of a complete, unfragmented segment whose IP layer the
-// caller has checked: ports, numbers, flags and the options as the header
-// states them (hlen bytes captured). Fast path only.
-inline void decode_tcp_whole(const uint8_t* t, uint32_t hlen, uint32_t tcp_len, TcpPacket* out) {
-  out->sport = rd16(t);
-  out->dport = rd16(t + 2);
-  out->seq = rd32(t + 4);
-  out->ack = rd32(t + 8);
-  out->flags = t[13] & 0x3f;
-  out->window = rd16(t + 14);
-  out->payload = tcp_len - hlen;
-  out->length_known = true;
-  out->sack_blocks = 0;
-  if (hlen == 32 && rd32(t + 20) == 0x0101080a) {
-    // NOP, NOP, Timestamps: the layout of every segment after the handshake
-    // on Linux and most stacks (RFC 7323 Appendix A).
-    out->has_ts = true;
-    out->tsval = rd32(t + 24);
-    out->tsecr = rd32(t + 28);
-    return;
-  }
-  out->has_ts = false;
-  out->tsval = 0;
-  out->tsecr = 0;
-  if (hlen > 20) parse_options(t + 20, hlen - 20, out);
-}
-
 }  // namespace
 
 Decoded decode_packet(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
@@ -228,7 +208,8 @@ Decoded decode_packet(int linktype, const uint8_t* data, uint32_t caplen, uint32
         out->src = Addr::v4(ip + 12);
         out->dst = Addr::v4(ip + 16);
         out->v6 = false;
-        decode_tcp_whole(t, hlen, total - 20, out);
+        out->length_known = true;
+        tcp_fields(t, hlen, total - 20, hlen - 20, out);
         return Decoded::kTcp;
       }
     } else if (type == kEtherIpv6 && (ip[0] >> 4) == 6 && ip[6] == 6 && cap >= 40 + 20) {
@@ -239,7 +220,8 @@ Decoded decode_packet(int linktype, const uint8_t* data, uint32_t caplen, uint32
         out->src = Addr::v6(ip + 8);
         out->dst = Addr::v6(ip + 24);
         out->v6 = true;
-        decode_tcp_whole(t, hlen, plen, out);
+        out->length_known = true;
+        tcp_fields(t, hlen, plen, hlen - 20, out);
         return Decoded::kTcp;
       }
     }

@@ -125,6 +125,14 @@ void Worker::publish(bool poll_pcap) {
   mailbox_->publish(c);
 }
 
+void Worker::fail(const std::string& code, const std::string& message) {
+  const bool live = capture_->live();
+  mailbox_->post(error_event(code, message), live);
+  Event end;
+  end.type = Event::Type::kEnd;
+  mailbox_->post(std::move(end), live);
+}
+
 void Worker::run() {
   pthread_setname_np(pthread_self(), "passive-rtt");
   const bool live = capture_->live();
@@ -151,14 +159,9 @@ void Worker::run() {
       return;
     }
     if (eo.local.empty()) {
-      mailbox_->post(error_event("LOCAL_ADDRESS_UNKNOWN",
-                                 "cannot tell which address is the monitored host: " + why +
-                                     ". Name it with --local ADDRESS (local_ips in a "
-                                     "configuration, `local` in RttMonitor options)"),
-                     live);
-      Event end;
-      end.type = Event::Type::kEnd;
-      mailbox_->post(std::move(end), live);
+      fail("LOCAL_ADDRESS_UNKNOWN", "cannot tell which address is the monitored host: " + why +
+                                        ". Name it with --local ADDRESS (local_ips in a "
+                                        "configuration, `local` in RttMonitor options)");
       return;
     }
   }
@@ -166,13 +169,8 @@ void Worker::run() {
     engine_.reset(new Engine(eo, this));
   } catch (const std::bad_alloc&) {
     // The flow table reserves address space for maxFlows entries up front.
-    mailbox_->post(error_event("OUT_OF_MEMORY", "not enough memory for a flow table of " +
-                                                    std::to_string(eo.max_flows) +
-                                                    " flows: lower maxFlows (--max-flows)"),
-                   live);
-    Event end;
-    end.type = Event::Type::kEnd;
-    mailbox_->post(std::move(end), live);
+    fail("OUT_OF_MEMORY", "not enough memory for a flow table of " + std::to_string(eo.max_flows) +
+                              " flows: lower maxFlows (--max-flows)");
     return;
   }
   {

@@ -36,6 +36,8 @@ class Worker : public EngineSink {
 
  private:
   void run();
+  // Posts an error event and the end: the monitor could not start.
+  void fail(const std::string& code, const std::string& message);
   bool detect_local(std::vector<Addr>* local, std::string* why);
   void publish(bool poll_pcap);
   static void on_packet(u_char* user, const struct pcap_pkthdr* h, const u_char* bytes);

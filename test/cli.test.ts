@@ -18,6 +18,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { deadUdpPort, udpReceiver, unixgramReceiver } from './helpers/receivers';
+import { cleanEnv } from './helpers/env';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const BIN = path.join(REPO, 'bin', 'passive-rtt.js');
@@ -61,12 +62,6 @@ interface Run {
   stdout: string;
   stderr: string;
   ms: number;
-}
-
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DD_')) env[k] = v;
-  return { ...env, ...extra };
 }
 
 function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Run> {

@@ -17,18 +17,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { cleanEnv } from './helpers/env';
 import { udpReceiver } from './helpers/receivers';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const BIN = path.join(REPO, 'bin', 'passive-rtt.js');
 const EXAMPLE = path.join(REPO, 'examples', 'go-metro.yaml');
 const LOCAL = '127.0.31.2';
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DD_')) env[k] = v;
-  return env;
-}
 
 /** A child whose output can be awaited line by line. */
 class Proc {

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { Conversation, merge } from './helpers/conversation';
 import { capture } from './helpers/expect';
 import { udpReceiver, unixgramReceiver } from './helpers/receivers';
+import { cleanEnv } from './helpers/env';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const BIN = path.join(REPO, 'bin', 'passive-rtt.js');
@@ -32,12 +33,6 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DD_')) env[k] = v;
-  return { ...env, ...extra };
 }
 
 function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20000): Promise<Run> {

@@ -17,6 +17,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cleanEnv } from './helpers/env';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const BIN = path.join(REPO, 'bin', 'passive-rtt.js');
@@ -76,16 +77,6 @@ function jsonLines(s: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** The environment without anything that changes how passive-rtt or npm behave here. */
-function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('DD_') || k === 'PASSIVE_RTT_LIBPCAP' || k === 'PREBUILDS_ONLY') continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
 }
 
 /** libc flavour as prebuildify and node-gyp-build name it. */
