@@ -18,10 +18,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { deadUdpPort, udpReceiver, unixgramReceiver } from './helpers/receivers';
-import { cleanEnv } from './helpers/env';
+import { BIN, cleanEnv, runCli } from './helpers/cli';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const BIN = path.join(REPO, 'bin', 'passive-rtt.js');
 const FIXTURES = path.resolve(REPO, '..', 'shared', 'fixtures', 'go-metro');
 const TCP_PCAP = path.join(FIXTURES, 'test_tcp.pcap');
 
@@ -55,34 +54,6 @@ function wire(v: number): string {
 }
 
 const { srtt: AVG, rttvar: JITTER } = rfc6298(SAMPLES.map((s) => s.rtt));
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`passive-rtt ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 20000} ms; stderr: ${stderr}`));
-    }, opts.timeoutMs ?? 20000);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      // let the pipes drain
-      setImmediate(() => resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 }));
-    });
-  });
-}
 
 let tmp: string;
 function writeYaml(name: string, text: string): string {

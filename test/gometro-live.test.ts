@@ -17,11 +17,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv } from './helpers/env';
+import { BIN, cleanEnv } from './helpers/cli';
 import { udpReceiver } from './helpers/receivers';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const BIN = path.join(REPO, 'bin', 'passive-rtt.js');
 const EXAMPLE = path.join(REPO, 'examples', 'go-metro.yaml');
 const LOCAL = '127.0.31.2';
 

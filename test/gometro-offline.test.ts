@@ -17,10 +17,9 @@ import path from 'node:path';
 import { Conversation, merge } from './helpers/conversation';
 import { capture } from './helpers/expect';
 import { udpReceiver, unixgramReceiver } from './helpers/receivers';
-import { cleanEnv } from './helpers/env';
+import { BIN, cleanEnv, runCli as run, type Run } from './helpers/cli';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const BIN = path.join(REPO, 'bin', 'passive-rtt.js');
 const FIXTURES = path.resolve(REPO, '..', 'shared', 'fixtures', 'go-metro');
 const TCP_PCAP = path.join(FIXTURES, 'test_tcp.pcap');
 const EXAMPLE = path.join(REPO, 'examples', 'go-metro.yaml');
@@ -29,28 +28,9 @@ const EXAMPLE = path.join(REPO, 'examples', 'go-metro.yaml');
 const TCP_SAMPLES = [74.599, 72.322, 69.204, 74.253];
 const TCP_TAGS = 'src:192.168.1.116,dst:107.6.106.82,iface:file';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
+/** The command line with extra environment variables, to its end. */
 function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`passive-rtt ${args.join(' ')} did not exit within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return run(args, { env, timeoutMs });
 }
 
 function jsonLines(s: string): Array<Record<string, unknown>> {

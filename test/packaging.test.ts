@@ -17,10 +17,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv } from './helpers/env';
+import { BIN, cleanEnv } from './helpers/cli';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const BIN = path.join(REPO, 'bin', 'passive-rtt.js');
 const CAPTURE = path.join(REPO, 'examples', 'captures', 'http-request.pcap');
 const CAPTURE_LOCAL = '192.168.1.116';
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string };
