@@ -14,14 +14,15 @@
 //
 // The sink checks what the engine promises: report rows are consistent
 // (min <= percentiles <= max, figures present exactly when samples are),
-// samples are positive, and the flow counters add up after every packet.
+// samples are positive, and the flow and packet counters add up after every
+// packet. The header's options include sampling windows.
+#include <sanitizer/asan_interface.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <vector>
-
-#include <sanitizer/asan_interface.h>
 
 #include "../src-native/engine.h"
 
@@ -93,8 +94,7 @@ class CheckingSink : public prtt::EngineSink {
         check(row.has_avg);
         check(row.min > 0 && row.min <= row.max);
         check(row.min <= row.last && row.last <= row.max);
-        check(row.min <= row.p50 && row.p50 <= row.p95 && row.p95 <= row.p99 &&
-              row.p99 <= row.max);
+        check(row.min <= row.p50 && row.p50 <= row.p95 && row.p95 <= row.p99 && row.p99 <= row.max);
       }
       if (row.has_avg) check(row.avg > 0 && row.jitter >= 0);
     }
@@ -130,10 +130,11 @@ struct Conn {
 };
 
 constexpr int64_t kStart = 1700000000LL * 1000000000;  // any epoch time
-const int64_t kDelta[16] = {0,         1000,       10000,       100000,     500000,     1000000,
-                            5000000,   20000000,   50000000,    100000000,  300000000,  1000000000,
+const int64_t kDelta[16] = {0,          1000,       10000,       100000,      500000,    1000000,
+                            5000000,    20000000,   50000000,    100000000,   300000000, 1000000000,
                             2000000000, 5000000000, 31000000000, 400000000000};
-const uint32_t kLen[16] = {0, 0, 0, 1, 10, 100, 536, 1000, 1448, 1448, 2896, 8688, 20000, 65000, 65495, 0};
+const uint32_t kLen[16] = {0,    0,    0,    1,    10,    100,   536,   1000,
+                           1448, 1448, 2896, 8688, 20000, 65000, 65495, 0};
 
 struct Builder {
   uint8_t buf[128];
@@ -153,7 +154,10 @@ void build(Builder* b, bool ether, bool vlan, bool ipv6, const Addr& src, const 
     std::memset(p, 0x02, 12);
     off = 12;
     if (vlan) {
-      p[off] = 0x81; p[off + 1] = 0x00; p[off + 2] = 0; p[off + 3] = 7;
+      p[off] = 0x81;
+      p[off + 1] = 0x00;
+      p[off + 2] = 0;
+      p[off + 3] = 7;
       off += 4;
     }
     p[off] = ipv6 ? 0x86 : 0x08;
@@ -170,17 +174,20 @@ void build(Builder* b, bool ether, bool vlan, bool ipv6, const Addr& src, const 
   if (ipv6) {
     p[ip] = 0x60;
     uint32_t pl = iplen - 40;
-    p[ip + 4] = pl >> 8; p[ip + 5] = pl & 0xff;
+    p[ip + 4] = pl >> 8;
+    p[ip + 5] = pl & 0xff;
     p[ip + 6] = 6;
     p[ip + 7] = 64;
     std::memcpy(p + ip + 8, src.b, 16);
     std::memcpy(p + ip + 24, dst.b, 16);
   } else {
     p[ip] = 0x45;
-    p[ip + 2] = iplen >> 8; p[ip + 3] = iplen & 0xff;
+    p[ip + 2] = iplen >> 8;
+    p[ip + 3] = iplen & 0xff;
     // frag: 1 = more fragments (first fragment), 2 = a later fragment.
     uint16_t fo = frag == 1 ? 0x2000 : frag == 2 ? 0x0010 : 0x4000;
-    p[ip + 6] = fo >> 8; p[ip + 7] = fo & 0xff;
+    p[ip + 6] = fo >> 8;
+    p[ip + 7] = fo & 0xff;
     p[ip + 8] = 64;
     p[ip + 9] = 6;
     std::memcpy(p + ip + 12, src.b + 12, 4);
@@ -188,22 +195,43 @@ void build(Builder* b, bool ether, bool vlan, bool ipv6, const Addr& src, const 
   }
   uint8_t* t = p + ip + iphl;
   std::memset(t, 0, thl);
-  t[0] = sport >> 8; t[1] = sport & 0xff;
-  t[2] = dport >> 8; t[3] = dport & 0xff;
-  t[4] = seq >> 24; t[5] = seq >> 16; t[6] = seq >> 8; t[7] = seq;
-  t[8] = ack >> 24; t[9] = ack >> 16; t[10] = ack >> 8; t[11] = ack;
+  t[0] = sport >> 8;
+  t[1] = sport & 0xff;
+  t[2] = dport >> 8;
+  t[3] = dport & 0xff;
+  t[4] = seq >> 24;
+  t[5] = seq >> 16;
+  t[6] = seq >> 8;
+  t[7] = seq;
+  t[8] = ack >> 24;
+  t[9] = ack >> 16;
+  t[10] = ack >> 8;
+  t[11] = ack;
   t[12] = static_cast<uint8_t>((thl / 4) << 4);
   t[13] = flags;
-  t[14] = 0xff; t[15] = 0xff;
+  t[14] = 0xff;
+  t[15] = 0xff;
   uint32_t o = 20;
   if (ts) {  // NOP NOP TS (RFC 7323 Appendix A layout)
-    t[o] = 1; t[o + 1] = 1; t[o + 2] = 8; t[o + 3] = 10;
-    t[o + 4] = tsval >> 24; t[o + 5] = tsval >> 16; t[o + 6] = tsval >> 8; t[o + 7] = tsval;
-    t[o + 8] = tsecr >> 24; t[o + 9] = tsecr >> 16; t[o + 10] = tsecr >> 8; t[o + 11] = tsecr;
+    t[o] = 1;
+    t[o + 1] = 1;
+    t[o + 2] = 8;
+    t[o + 3] = 10;
+    t[o + 4] = tsval >> 24;
+    t[o + 5] = tsval >> 16;
+    t[o + 6] = tsval >> 8;
+    t[o + 7] = tsval;
+    t[o + 8] = tsecr >> 24;
+    t[o + 9] = tsecr >> 16;
+    t[o + 10] = tsecr >> 8;
+    t[o + 11] = tsecr;
     o += 12;
   }
   if (sack) {  // NOP NOP SACK with two blocks
-    t[o] = 1; t[o + 1] = 1; t[o + 2] = 5; t[o + 3] = 18;
+    t[o] = 1;
+    t[o + 1] = 1;
+    t[o + 2] = 5;
+    t[o + 3] = 18;
     for (int i = 4; i < 20; ++i) t[o + i] = static_cast<uint8_t>(ack >> ((i & 3) * 8));
     o += 20;
   }
@@ -232,8 +260,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Addr locals[3] = {v4(10, 0, 0, 1), v4(10, 0, 0, 2), v6(1)};
   o.local = {locals[0], locals[2]};
   if (h3 & 1) o.local.push_back(locals[1]);
-  const Addr remotes[6] = {v4(192, 0, 2, 1), v4(192, 0, 2, 2), v4(10, 0, 0, 2), v4(198, 51, 100, 7),
-                           v6(2), v6(3)};
+  // go-metro's sampling windows (capture, then skip) now and then, so that
+  // packets fall outside them and flows are reset at each new window.
+  const int64_t windows[4][2] = {{0, 0},
+                                 {1000000000LL, 2000000000LL},
+                                 {100000000LL, 1000000000LL},
+                                 {5000000000LL, 30000000000LL}};
+  o.sample_window_ns = windows[(h3 >> 1) & 3][0];
+  o.sample_gap_ns = windows[(h3 >> 1) & 3][1];
+  const Addr remotes[6] = {
+      v4(192, 0, 2, 1), v4(192, 0, 2, 2), v4(10, 0, 0, 2), v4(198, 51, 100, 7), v6(2), v6(3)};
 
   CheckingSink sink;
   prtt::Engine engine(o, &sink);
@@ -274,7 +310,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t f = r[1];
     const bool from_local = f & 0x20;
     const bool ipv6 = f & 0x80;
-    uint8_t flags = f & 0x1f;  // FIN SYN RST PSH ACK
+    uint8_t flags = f & 0x1f;                                                // FIN SYN RST PSH ACK
     if (flags & 0x08) flags = static_cast<uint8_t>((flags & ~0x08) | 0x10);  // mostly ACK
     const int li = ipv6 ? 2 : (r[2] & 1);
     const int ri = ipv6 ? 4 + ((r[2] >> 1) & 1) : ((r[2] >> 1) & 3);
@@ -292,37 +328,72 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     uint32_t seq = me.nxt;
     switch (r[3] & 7) {
-      case 1: seq = me.nxt - me.last_len; break;                           // retransmit last
-      case 2: seq = me.nxt - (r[3] >> 3) * 100u; break;                    // older bytes
-      case 3: seq = me.nxt + (r[3] >> 3) * 1000u; break;                   // a gap
-      case 4: seq = me.nxt = 0x9e3779b9u * (r[3] | 1); break;              // new ISN
-      default: break;
+      case 1:
+        seq = me.nxt - me.last_len;
+        break;  // retransmit last
+      case 2:
+        seq = me.nxt - (r[3] >> 3) * 100u;
+        break;  // older bytes
+      case 3:
+        seq = me.nxt + (r[3] >> 3) * 1000u;
+        break;  // a gap
+      case 4:
+        seq = me.nxt = 0x9e3779b9u * (r[3] | 1);
+        break;  // new ISN
+      default:
+        break;
     }
     uint32_t ack = peer.nxt;
     switch (r[4] & 7) {
-      case 3: ack = peer.nxt - (r[4] >> 3) * 8u; break;                    // partial
-      case 4: ack = me.acked; break;                                       // duplicate
-      case 5: ack = peer.nxt + 1000u + r[4]; break;                        // unseen data
-      case 6: ack = peer.nxt - peer.last_len / 2; break;                   // inside a segment
-      case 7: ack = 0x01010101u * r[4]; break;                             // anything
-      default: break;
+      case 3:
+        ack = peer.nxt - (r[4] >> 3) * 8u;
+        break;  // partial
+      case 4:
+        ack = me.acked;
+        break;  // duplicate
+      case 5:
+        ack = peer.nxt + 1000u + r[4];
+        break;  // unseen data
+      case 6:
+        ack = peer.nxt - peer.last_len / 2;
+        break;  // inside a segment
+      case 7:
+        ack = 0x01010101u * r[4];
+        break;  // anything
+      default:
+        break;
     }
     uint32_t len = kLen[r[5] & 15];
     uint8_t cut = 0;
     switch (r[5] >> 4) {
-      case 13: cut = 4; break;    // inside the options
-      case 14: cut = 30; break;   // inside the TCP header
-      case 15: cut = 50; break;   // inside the IP header
-      default: break;
+      case 13:
+        cut = 4;
+        break;  // inside the options
+      case 14:
+        cut = 30;
+        break;  // inside the TCP header
+      case 15:
+        cut = 50;
+        break;  // inside the IP header
+      default:
+        break;
     }
     const bool ts = r[6] & 1;
     if ((r[6] >> 1) & 7) me.tsval += (r[6] >> 1) & 7;
     uint32_t tsecr;
     switch ((r[6] >> 4) & 3) {
-      case 0: tsecr = peer.tsval; break;
-      case 1: tsecr = peer.tsval - 1 - r[7]; break;
-      case 2: tsecr = 0; break;
-      default: tsecr = 0x00010001u * r[7]; break;
+      case 0:
+        tsecr = peer.tsval;
+        break;
+      case 1:
+        tsecr = peer.tsval - 1 - r[7];
+        break;
+      case 2:
+        tsecr = 0;
+        break;
+      default:
+        tsecr = 0x00010001u * r[7];
+        break;
     }
     const bool sack = r[6] & 0x40;
     const uint8_t frag = (r[6] & 0x80) ? 1 + (r[7] & 1) : 0;
@@ -354,8 +425,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const prtt::Counters& k = engine.counters();
     check(k.flows_active <= o.max_flows);
     check(k.flows_created == k.flows_active + k.flows_evicted + k.flows_expired);
-    check(k.tcp + k.not_tcp + k.malformed + k.fragments == k.packets);
-    check(k.host_pairs <= k.flows_active + 64);  // pairs with samples outlive flows until the report
+    check(k.tcp + k.not_tcp + k.malformed + k.fragments + k.outside_window == k.packets);
+    check(k.host_pairs <=
+          k.flows_active + 64);  // pairs with samples outlive flows until the report
   }
   engine.finish();
   const prtt::Counters& k = engine.counters();
