@@ -120,7 +120,7 @@ function checkDamaged(o: Outcome, p: RealPair, detail: RegExp, code: RttErrorCod
   assert.equal(o.stats.samples, want.samples);
   assert.equal(o.stats.packets, want.packets, 'every packet before the damage was read, none after');
   assert.equal(o.errors.length, 1);
-  const e = o.errors[0] as RttError;
+  const e = o.errors[0];
   assert.equal(e.code, code);
   assert.match(e.message, detail);
   assert.match(e.message, /the reports before the damage were delivered/);
@@ -327,7 +327,17 @@ describe('hardening: bad captures', function () {
       const { file, pair: p } = write(
         'pcap',
         (w) => {
-          w.tcp(DAMAGE_NS + 10 * MS, { src: local, dst: remote, sport: 50001, dport: 443, seq: 1000, ack: 5000, flags: PSH | ACK, payload: 1000, storePayload: true });
+          w.tcp(DAMAGE_NS + 10 * MS, {
+            src: local,
+            dst: remote,
+            sport: 50001,
+            dport: 443,
+            seq: 1000,
+            ack: 5000,
+            flags: PSH | ACK,
+            payload: 1000,
+            storePayload: true,
+          });
           w.tcp(DAMAGE_NS + 40 * MS, { src: remote, dst: local, sport: 443, dport: 50001, seq: 5000, ack: 2000, flags: ACK });
         },
         { writer: { snaplen: HEADERS } },
@@ -417,11 +427,31 @@ describe('hardening: bad captures', function () {
 
     const damaged: { name: string; damage: (w: PcapWriter) => void; detail: RegExp }[] = [
       { name: 'a block length under 12', damage: (w) => w.block(0x0bad0001, Buffer.alloc(0), 8), detail: /has a length of 8 < 12/ },
-      { name: 'a block length not a multiple of 4', damage: (w) => w.block(0x0bad0001, Buffer.alloc(4), 17), detail: /has a length of 17 that is not a multiple of 4/ },
-      { name: 'a block length of 2 GB', damage: (w) => w.block(0x0bad0001, Buffer.alloc(4), 0x7ffffff0), detail: /pcapng block size 2147483632 > maximum 16777216/ },
-      { name: 'a real unknown block over 16 MiB', damage: (w) => w.block(0x0bad0001, Buffer.alloc(17 << 20, 7)), detail: /pcapng block size 17825804 > maximum 16777216/ },
-      { name: 'an EPB caplen past the end of its block', damage: (w) => w.raw(DAMAGE_NS + MS, Buffer.alloc(60, 1), { caplen: 200 }), detail: /block of type 6 in pcapng dump file is too short/ },
-      { name: 'an EPB on an interface that was never described', damage: (w) => w.raw(DAMAGE_NS + MS, Buffer.alloc(60, 1), { iface: 3 }), detail: /a packet arrived on interface 3, but there's no Interface Description Block/ },
+      {
+        name: 'a block length not a multiple of 4',
+        damage: (w) => w.block(0x0bad0001, Buffer.alloc(4), 17),
+        detail: /has a length of 17 that is not a multiple of 4/,
+      },
+      {
+        name: 'a block length of 2 GB',
+        damage: (w) => w.block(0x0bad0001, Buffer.alloc(4), 0x7ffffff0),
+        detail: /pcapng block size 2147483632 > maximum 16777216/,
+      },
+      {
+        name: 'a real unknown block over 16 MiB',
+        damage: (w) => w.block(0x0bad0001, Buffer.alloc(17 << 20, 7)),
+        detail: /pcapng block size 17825804 > maximum 16777216/,
+      },
+      {
+        name: 'an EPB caplen past the end of its block',
+        damage: (w) => w.raw(DAMAGE_NS + MS, Buffer.alloc(60, 1), { caplen: 200 }),
+        detail: /block of type 6 in pcapng dump file is too short/,
+      },
+      {
+        name: 'an EPB on an interface that was never described',
+        damage: (w) => w.raw(DAMAGE_NS + MS, Buffer.alloc(60, 1), { iface: 3 }),
+        detail: /a packet arrived on interface 3, but there's no Interface Description Block/,
+      },
     ];
     for (const c of damaged) {
       it(`${c.name}: FILE_TRUNCATED, after the reports before it`, async function () {

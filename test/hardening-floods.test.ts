@@ -80,8 +80,7 @@ function realPair(): RealPair {
 function boundBytes(flows: number): number {
   const chunks = (n: number, per: number, size: number): number => Math.ceil(n / per) * per * size;
   const slots = 2 ** Math.ceil(Math.log2(flows * 2)) * 8;
-  const engine =
-    chunks(flows, 4096, 144) + 2 * slots + chunks(flows, 4096, 128) + chunks(flows * 80, 256 * 1024, 1);
+  const engine = chunks(flows, 4096, 144) + 2 * slots + chunks(flows, 4096, 128) + chunks(flows * 80, 256 * 1024, 1);
   const rows = 2 * flows * (1024 + 140);
   return 2 * (engine + rows);
 }

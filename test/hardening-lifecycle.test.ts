@@ -320,7 +320,14 @@ describe('hardening: lifecycle', function () {
       const r = await runChild({ scenario: 'worker-end', options: { file: small, local: [LOCAL], reportInterval: 1 } });
       assertNoCrash(r, 'worker-end');
       assert.equal(r.code, 0, r.stderr);
-      const res = r.result as { exitCode: number; reports: number; samples: number; end: { packets: number; samples: number }; errors: string[]; threads: number };
+      const res = r.result as {
+        exitCode: number;
+        reports: number;
+        samples: number;
+        end: { packets: number; samples: number };
+        errors: string[];
+        threads: number;
+      };
       assert.equal(res.exitCode, 0);
       assert.equal(res.reports, smallReports.length);
       assert.equal(res.samples, smallPair.samples);
@@ -330,7 +337,10 @@ describe('hardening: lifecycle', function () {
     });
 
     it('workers terminated in the middle of a file: no crash, no capture thread left', async function () {
-      const r = await runChild({ scenario: 'worker-terminate', rounds: 6, reports: 3, options: { file: big, local: [LOCAL], reportInterval: 1 } }, { timeoutMs: 60_000 });
+      const r = await runChild(
+        { scenario: 'worker-terminate', rounds: 6, reports: 3, options: { file: big, local: [LOCAL], reportInterval: 1 } },
+        { timeoutMs: 60_000 },
+      );
       assertNoCrash(r, 'worker-terminate file');
       assert.equal(r.code, 0, r.stderr);
       const res = r.result as { rounds: { reports: number; threadsBefore: number; terminateMs: number; exitCode: number }[]; threads: number };

@@ -335,7 +335,7 @@ export class RealPair {
   /** Writes every packet of the pair stamped at or before tNs. */
   writeUntil(w: PcapWriter, tNs: number): void {
     while (this.qi < this.queue.length && (this.queue[this.qi] as { t: number }).t <= tNs) {
-      const q = this.queue[this.qi++] as { t: number; seg: Seg };
+      const q = this.queue[this.qi++];
       w.tcp(q.t, q.seg);
     }
   }

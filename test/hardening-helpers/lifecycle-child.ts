@@ -39,11 +39,7 @@ export type Scenario =
   | { scenario: 'loop'; file: string; local: string[]; offline: number; live: number; concurrent: number };
 
 /** What a worker posts to its parent. */
-type WorkerMessage =
-  | { t: 'started' }
-  | { t: 'report'; samples: number }
-  | { t: 'error'; code: string }
-  | { t: 'end'; packets: number; samples: number };
+type WorkerMessage = { t: 'started' } | { t: 'report'; samples: number } | { t: 'error'; code: string } | { t: 'end'; packets: number; samples: number };
 
 function result(value: unknown): void {
   process.stdout.write(`${JSON.stringify({ result: value })}\n`);

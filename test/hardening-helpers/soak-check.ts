@@ -49,12 +49,18 @@ const lines = fs
   .split('\n')
   .filter((l) => l.startsWith('{'))
   .map((l) => JSON.parse(l) as LogLine);
-const gen = JSON.parse(fs.readFileSync(genFile ?? '', 'utf8').trim().split('\n').pop() ?? '{}') as GenSummary;
+const gen = JSON.parse(
+  fs
+    .readFileSync(genFile ?? '', 'utf8')
+    .trim()
+    .split('\n')
+    .pop() ?? '{}',
+) as GenSummary;
 const replay = fs.readFileSync(replayFile ?? '', 'utf8');
 
 function median(xs: number[]): number {
   const v = [...xs].sort((a, b) => a - b);
-  return v.length === 0 ? NaN : (v[Math.floor(v.length / 2)] as number);
+  return v.length === 0 ? NaN : v[Math.floor(v.length / 2)];
 }
 
 let failed = 0;
@@ -86,7 +92,7 @@ if (!warm) {
 } else {
   const max = Math.max(...after.map((r) => r.rssKb));
   const min = Math.min(...after.map((r) => r.rssKb));
-  const last = after[after.length - 1] as (typeof after)[number];
+  const last = after[after.length - 1];
   const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
   const anon = after.map((r) => r.anonKb);
   console.log(
@@ -97,7 +103,10 @@ if (!warm) {
     `     anonymous part: ${mb(warm.anonKb)} after warm-up, min ${mb(Math.min(...anon))} max ${mb(Math.max(...anon))}, end ${mb(last.anonKb)}; ` +
       `JS heap used at end ${mb(last.heapKb)}`,
   );
-  check(max <= warm.rssKb * 1.05 && min >= warm.rssKb * 0.95, `RSS within 5 % of ${mb(warm.rssKb)} after the warm-up (${(((max - warm.rssKb) / warm.rssKb) * 100).toFixed(2)} % at most)`);
+  check(
+    max <= warm.rssKb * 1.05 && min >= warm.rssKb * 0.95,
+    `RSS within 5 % of ${mb(warm.rssKb)} after the warm-up (${(((max - warm.rssKb) / warm.rssKb) * 100).toFixed(2)} % at most)`,
+  );
   check(Math.abs(last.rssKb - warm.rssKb) <= warm.rssKb * 0.05, `RSS at the end within 5 % of the warm-up figure`);
 }
 
@@ -108,9 +117,9 @@ let skipped = 0;
 let worstDelay = 0;
 const delays: number[] = [];
 for (let i = 0; i < periodic.length; i++) {
-  const r = periodic[i] as (typeof periodic)[number];
+  const r = periodic[i];
   if (i > 0) {
-    const step = r.ts - (periodic[i - 1] as (typeof periodic)[number]).ts;
+    const step = r.ts - periodic[i - 1].ts;
     if (Math.abs(step - interval) > 1e-3) skipped++;
   }
   worstDelay = Math.max(worstDelay, r.wall / 1000 - r.ts);
@@ -129,7 +138,8 @@ check(Math.min(...delays) >= 0 && worstDelay <= onTime, `each report delivered w
 check(st.reports === reports.length, `the engine's report counter (${st.reports}) equals the reports delivered (${reports.length})`);
 
 // ---- counters
-const sumKinds = (xs: Kinds[]): Kinds => xs.reduce((a, k) => ({ data: a.data + k.data, handshake: a.handshake + k.handshake, ts: a.ts + k.ts }), { data: 0, handshake: 0, ts: 0 });
+const sumKinds = (xs: Kinds[]): Kinds =>
+  xs.reduce((a, k) => ({ data: a.data + k.data, handshake: a.handshake + k.handshake, ts: a.ts + k.ts }), { data: 0, handshake: 0, ts: 0 });
 const reported = sumKinds(reports.map((r) => r.kinds));
 const reportedSamples = reports.reduce((n, r) => n + r.samples, 0);
 const sent = Number(/Successful packets:\s+(\d+)/.exec(replay)?.[1] ?? NaN);
@@ -144,7 +154,9 @@ console.log(
   `flows: created ${st.flowsCreated} = active ${st.flowsActive} + evicted ${st.flowsEvicted} + expired ${st.flowsExpired}; host pairs ${st.hostPairs}; ` +
     `samples ${st.samples} ${JSON.stringify(st.samplesByKind)}, Karn refused ${st.karnRefused}`,
 );
-console.log(`tcpreplay: ${sent} packets sent, ${failedSend} failed; generator: ${gen.packets} packets, ${gen.flowsStarted} flows, samples ${JSON.stringify(gen.samples)}`);
+console.log(
+  `tcpreplay: ${sent} packets sent, ${failedSend} failed; generator: ${gen.packets} packets, ${gen.flowsStarted} flows, samples ${JSON.stringify(gen.samples)}`,
+);
 check(st.packets === st.tcp + st.notTcp + st.malformed + st.fragments, 'packets = tcp + not tcp + malformed + fragments');
 check(st.flowsCreated === st.flowsActive + st.flowsEvicted + st.flowsExpired, 'flows created = active + evicted + expired');
 check(st.samples === st.samplesByKind.data + st.samplesByKind.handshake + st.samplesByKind.ts, 'samples = data + handshake + ts');

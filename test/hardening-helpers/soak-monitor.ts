@@ -35,8 +35,7 @@ async function main(): Promise<void> {
     line({ t: 'stats', stats: m.stats() });
   });
   m.on('error', (e) => line({ t: 'error', code: e.code, message: e.message }));
-  const sampleRss = (): void =>
-    line({ t: 'rss', rssKb: rssKb(), anonKb: rssAnonKb(), heapKb: Math.round(process.memoryUsage().heapUsed / 1024) });
+  const sampleRss = (): void => line({ t: 'rss', rssKb: rssKb(), anonKb: rssAnonKb(), heapKb: Math.round(process.memoryUsage().heapUsed / 1024) });
   await m.start();
   line({ t: 'start', local: [...m.local] });
   sampleRss();
