@@ -8,17 +8,15 @@
  * little-endian. Times are nanoseconds after BASE_S.
  */
 import fs from 'node:fs';
+import { ACK, FIN, PSH, RST, SYN } from '../helpers/packets';
 
 /** 2023-11-14T22:13:20Z: the time base of the hardening captures. */
 export const BASE_S = 1_700_000_000;
 export const MS = 1_000_000;
 export const US = 1_000;
 
-export const FIN = 0x01;
-export const SYN = 0x02;
-export const RST = 0x04;
-export const PSH = 0x08;
-export const ACK = 0x10;
+// The TCP flag bits, as the other packet builders of the tests name them.
+export { ACK, FIN, PSH, RST, SYN };
 
 /** A dotted quad as a 32-bit number. */
 export function ip4(a: string): number {
