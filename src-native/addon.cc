@@ -199,6 +199,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     set("pcapIfDropped", c.pcap_if_dropped);
     set("batchesFolded", c.batches_folded);
     set("samplesDropped", c.samples_dropped);
+    set("reportsDropped", c.reports_dropped);
     set("outsideWindow", c.outside_window);
     set("reports", c.reports);
     return o;

@@ -90,6 +90,8 @@ void Engine::advance(int64_t now) {
     // it. Boundaries stay on the grid first packet + k * interval.
     expire(next_report_);
     emit_report(next_report_);
+    // What expired flows held goes back to the shared segment memory.
+    segments_.trim();
     int64_t k = (now_ - next_report_) / opt_.report_interval_ns + 1;
     next_report_ += k * opt_.report_interval_ns;
   }

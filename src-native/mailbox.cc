@@ -26,6 +26,18 @@ void Mailbox::post(Event&& e, bool live) {
         // Another report still waits for JavaScript: both go in one delivery.
         if (reports_ > 0) folded_++;
         reports_++;
+        if (live && reports_ > kMaxLiveReports) {
+          // JavaScript has not run for kMaxLiveReports intervals: the
+          // oldest waiting report goes, the newest are kept.
+          for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+            if (it->type == Event::Type::kReport) {
+              queue_.erase(it);
+              break;
+            }
+          }
+          reports_--;
+          reports_dropped_++;
+        }
       }
       queue_.push_back(std::move(e));
     }
@@ -73,6 +85,7 @@ Counters Mailbox::counters() {
   Counters c = counters_;
   c.batches_folded = folded_;
   c.samples_dropped = dropped_;
+  c.reports_dropped = reports_dropped_;
   return c;
 }
 

@@ -2,8 +2,11 @@
 // queue of finished events (ready, reports, sample batches, errors, end) and
 // the latest counters, under one mutex. The capture thread posts and never
 // blocks on JavaScript when live: if JavaScript has not drained the previous
-// delivery, new events fold into the same delivery (counted). Offline, where
-// waiting loses nothing, the capture thread waits for room instead.
+// delivery, new events fold into the same delivery (counted), up to
+// kMaxLiveReports reports; beyond that the oldest waiting report is dropped
+// (counted), so a JavaScript thread blocked for hours cannot make the queue
+// grow without bound. Offline, where waiting loses nothing, the capture
+// thread waits for room instead.
 #pragma once
 
 #include <condition_variable>
@@ -45,7 +48,8 @@ class Mailbox {
   Counters counters();
 
  private:
-  static constexpr size_t kMaxReports = 16;
+  static constexpr size_t kMaxReports = 16;      // offline: wait beyond this
+  static constexpr size_t kMaxLiveReports = 64;  // live: drop the oldest beyond this
   static constexpr size_t kMaxSamples = 1 << 20;
 
   std::function<void()> notify_;
@@ -58,6 +62,7 @@ class Mailbox {
   Counters counters_;
   uint64_t folded_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t reports_dropped_ = 0;
 };
 
 }  // namespace prtt

@@ -248,6 +248,9 @@ void PairTable::report(std::vector<PairRow>* rows) {
     clear_store(p);
     if (p.flows == 0) free_pair(id);
   }
+  // Every interval's stores were just freed: the next interval starts from
+  // an empty sample memory, whatever sizes the last one needed.
+  raw_.trim();
 }
 
 }  // namespace prtt

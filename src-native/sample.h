@@ -63,7 +63,8 @@ struct Counters {
   uint64_t pcap_if_dropped = 0;
   uint64_t batches_folded = 0;
   uint64_t samples_dropped = 0;
-  uint64_t outside_window = 0;  // packets outside the sampling windows
+  uint64_t reports_dropped = 0;  // live reports dropped: JavaScript blocked that long
+  uint64_t outside_window = 0;   // packets outside the sampling windows
   uint64_t reports = 0;
 };
 

@@ -28,6 +28,7 @@ const ZERO_STATS: NativeStats = {
   pcapIfDropped: 0,
   batchesFolded: 0,
   samplesDropped: 0,
+  reportsDropped: 0,
   outsideWindow: 0,
   reports: 0,
 };

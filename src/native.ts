@@ -50,6 +50,7 @@ export interface NativeStats {
   pcapIfDropped: number;
   batchesFolded: number;
   samplesDropped: number;
+  reportsDropped: number;
   outsideWindow: number;
   reports: number;
 }

@@ -108,6 +108,7 @@ const COUNTERS: ReadonlyArray<keyof MonitorStats> = [
   'pcapIfDropped',
   'batchesFolded',
   'samplesDropped',
+  'reportsDropped',
   'outsideWindow',
   'reports',
 ];
@@ -135,6 +136,7 @@ function zeroStats(): MonitorStats {
     pcapIfDropped: 0,
     batchesFolded: 0,
     samplesDropped: 0,
+    reportsDropped: 0,
     outsideWindow: 0,
     reports: 0,
     local: [],

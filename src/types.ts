@@ -123,6 +123,8 @@ export interface MonitorStats {
   batchesFolded: number;
   /** Per-sample records dropped because JavaScript could not keep up (live only). */
   samplesDropped: number;
+  /** Live reports dropped, oldest first, because JavaScript did not run for 64 report intervals. */
+  reportsDropped: number;
   /** Packets skipped because they fell between sampling windows. */
   outsideWindow: number;
   /** Reports emitted. */

@@ -513,6 +513,49 @@ TEST(slab_pool_classes_and_cap) {
   }
 }
 
+TEST(slab_pool_trim_gives_back_the_free_top) {
+  // 256 kB: 16384 blocks of 4 floats fill the cap.
+  SlabPool<float> pool(256 * 1024);
+  std::vector<uint32_t> ids;
+  for (uint32_t id; (id = pool.alloc(0)) != SlabPool<float>::kNone;) ids.push_back(id);
+  CHECK_EQ(ids.size(), static_cast<size_t>(16384));
+  CHECK_EQ(pool.alloc(3), SlabPool<float>::kNone);
+  // All but blocks 10 and 130 freed (in no particular order): trim() keeps
+  // the carved range up to 130 and hands the rest back to the cap.
+  for (uint32_t id : ids)
+    if (id != 10 && id != 130) pool.free(0, id);
+  pool.block(0, 10)[3] = 1.5f;
+  pool.block(0, 130)[0] = 2.5f;
+  pool.trim();
+  CHECK_EQ(pool.bytes(), static_cast<size_t>(131 * 16));
+  CHECK_EQ(pool.block(0, 10)[3], 1.5f);  // blocks in use keep their contents
+  CHECK_EQ(pool.block(0, 130)[0], 2.5f);
+  // Larger classes can have the memory now: 255 blocks of 256 floats fit
+  // beside the 131 small ones, the 256th does not.
+  std::vector<uint32_t> big;
+  for (uint32_t id; (id = pool.alloc(3)) != SlabPool<float>::kNone;) big.push_back(id);
+  CHECK_EQ(big.size(), static_cast<size_t>((256 * 1024 - 131 * 16) / 1024));
+  for (uint32_t id : big) pool.free(3, id);
+  pool.trim();
+  CHECK_EQ(pool.bytes(), static_cast<size_t>(131 * 16));
+  // The small class hands out its lowest free blocks first, then carves.
+  for (uint32_t want = 0; want < 130; ++want) {
+    if (want == 10) continue;
+    CHECK_EQ(pool.alloc(0), want);
+  }
+  CHECK_EQ(pool.alloc(0), 131u);
+  // Everything free: nothing stays carved; a word-aligned top (64 blocks) too.
+  for (uint32_t id = 0; id < 132; ++id) pool.free(0, id);
+  pool.trim();
+  CHECK_EQ(pool.bytes(), static_cast<size_t>(0));
+  for (uint32_t i = 0; i < 64; ++i) CHECK_EQ(pool.alloc(0), i);
+  for (uint32_t i = 0; i < 64; ++i) pool.free(0, i);
+  pool.trim();
+  CHECK_EQ(pool.bytes(), static_cast<size_t>(0));
+  CHECK_EQ(pool.alloc(0), 0u);  // pages given back come back zero-filled
+  CHECK_EQ(pool.block(0, 0)[3], 0.0f);
+}
+
 // ---------------------------------------------------------------- flow table
 
 namespace {
@@ -897,6 +940,41 @@ TEST(engine_eviction_and_expiry) {
   CHECK_EQ(k.flows_created, k.flows_active + k.flows_evicted + k.flows_expired);
 }
 
+TEST(engine_segment_memory_comes_back_after_a_flood) {
+  // A flood of one-segment flows carves the whole segment memory in the
+  // smallest blocks. Once it has expired, a flow with 64 segments in flight
+  // must still be timed: its ring grows through the larger classes.
+  EngineOptions o = options();
+  o.segment_memory = 64 << 10;  // 819 four-segment blocks
+  o.idle_ttl_ns = 10 * kSec;
+  o.report_interval_ns = 1 * kSec;
+  Sink sink;
+  Engine e(o, &sink);
+  for (uint32_t i = 0; i < 2000; ++i)
+    feed(e, {{kT0 + i * 1000, true, 7000u * i, 1, kPsh | kAck, 100}},
+         static_cast<uint16_t>(10000 + i));
+  const uint64_t skipped = e.counters().segments_skipped;
+  CHECK(skipped > 1000);          // the cap was reached
+  e.tick(kT0 + 20 * kSec);        // the flood idles out ...
+  e.tick(kT0 + 21 * kSec + kMs);  // ... and the report after it trims
+  CHECK_EQ(e.counters().flows_active, 0u);
+  sink.samples.clear();
+  // 64 segments of 1000 bytes, 1 ms apart, each acknowledged 25 ms after it
+  // was sent.
+  const int64_t t = kT0 + 22 * kSec;
+  std::vector<Pkt> conv;
+  for (uint32_t k = 0; k < 64; ++k)
+    conv.push_back({t + k * kMs, true, 1 + 1000 * k, 1, kAck, 1000});
+  for (uint32_t k = 0; k < 64; ++k)
+    conv.push_back({t + k * kMs + 25 * kMs, false, 1, 1 + 1000 * (k + 1), kAck, 0});
+  std::sort(conv.begin(), conv.end(), [](const Pkt& a, const Pkt& b) { return a.t < b.t; });
+  feed(e, conv, 50000);
+  e.finish();
+  CHECK_EQ(e.counters().segments_skipped, skipped);
+  CHECK_EQ(sink.samples.size(), static_cast<size_t>(64));
+  for (const Sample& x : sink.samples) CHECK_EQ(x.rtt_ns, 25 * kMs);
+}
+
 TEST(engine_report_grid) {
   // Boundaries at first packet + k * interval; a report when the first
   // packet at or after a boundary arrives; then the final one at the last
@@ -1000,6 +1078,37 @@ TEST(mailbox_folds_and_drops_live) {
   auto events = m.drain();
   CHECK_EQ(events.size(), static_cast<size_t>(1));
   CHECK_EQ(events[0].samples.size(), static_cast<size_t>(1 << 20));
+}
+
+TEST(mailbox_live_reports_bounded) {
+  // JavaScript never drains: live reports fold up to 64, then the oldest
+  // goes for each new one, counted; samples and other events stay.
+  Mailbox m([] {});
+  Event s;
+  s.type = Event::Type::kSamples;
+  s.samples.resize(3);
+  m.post(std::move(s), true);
+  for (int i = 0; i < 100; ++i) {
+    Event r;
+    r.type = Event::Type::kReport;
+    r.report.ts_ns = i;
+    m.post(std::move(r), true);
+  }
+  CHECK_EQ(m.counters().reports_dropped, 36u);
+  auto events = m.drain();
+  CHECK_EQ(events.size(), static_cast<size_t>(65));
+  CHECK(events[0].type == Event::Type::kSamples);
+  for (size_t i = 1; i < events.size(); ++i)
+    CHECK_EQ(events[i].report.ts_ns, static_cast<int64_t>(35 + i));
+  // Offline nothing is dropped (the capture thread waits for room instead).
+  Mailbox off([] {});
+  for (int i = 0; i < 100; ++i) {
+    Event r;
+    r.type = Event::Type::kReport;
+    off.post(std::move(r), false);
+  }
+  CHECK_EQ(off.counters().reports_dropped, 0u);
+  CHECK_EQ(off.drain().size(), static_cast<size_t>(100));
 }
 
 int main(int argc, char** argv) { return unit::run_all(argc, argv); }
