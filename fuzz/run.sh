@@ -36,10 +36,9 @@ runs="${FUZZ_RUNS:-}"
 if [[ -n "$runs" ]]; then seconds="${FUZZ_SECONDS:-21600}"; else seconds="${FUZZ_SECONDS:-60}"; fi
 
 make -s -j2 -C "$here" all
-# Seeds: the go-metro fixtures beside the checkout and the bundled examples.
-fixtures="$here/../../shared/fixtures/go-metro"
+# Seeds: the bundled captures (go-metro's test captures).
 rm -rf out/seeds
-python3 make-corpus.py out/seeds "$fixtures"/*.pcap ../examples/captures/*.pcap
+python3 make-corpus.py out/seeds ../examples/captures/*.pcap
 
 declare -A max_len=([fuzz_decode]=4096 [fuzz_engine]=8192)
 status=0

@@ -50,8 +50,8 @@ if ((run_valgrind == 0)); then
 fi
 
 echo "== 3/3 valgrind memcheck: offline passes of the fixtures through node"
-fixtures="$root/../shared/fixtures/go-metro"
-if [[ ! -f "$fixtures/test_scp.pcap" ]]; then
+fixtures="$root/examples/captures"
+if [[ ! -f "$fixtures/scp-upload.pcap" ]]; then
   echo "no fixtures at $fixtures" >&2
   exit 1
 fi
@@ -65,8 +65,8 @@ const fs = require('fs');
 const path = require('path');
 const [root, fixtures, tmp] = process.argv.slice(2);
 const { analyze, RttMonitor } = require(path.join(root, 'dist/src'));
-const scp = path.join(fixtures, 'test_scp.pcap');
-const tcp = path.join(fixtures, 'test_tcp.pcap');
+const scp = path.join(fixtures, 'scp-upload.pcap');
+const tcp = path.join(fixtures, 'http-request.pcap');
 
 async function expectCode(promise, code) {
   try {

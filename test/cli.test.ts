@@ -3,7 +3,7 @@
  * receivers (UDP and a Unix datagram socket), exit codes, and signals.
  *
  * Expected RTTs come from the capture, as read with tshark
- * (../shared/fixtures/go-metro/README.md): handshake 74.599 ms, the request
+ * (examples/captures/README.md): handshake 74.599 ms, the request
  * 72.322 ms, the FIN 74.253 ms. One more sample follows from README "How RTT
  * is measured" (kind `ts`, RFC 7323 section 4.3): frame 8 (0.147832 s) is the
  * first local pure ACK with TSval 451664999, sent with nothing of ours
@@ -21,10 +21,10 @@ import { deadUdpPort, udpReceiver, unixgramReceiver } from './helpers/receivers'
 import { BIN, cleanEnv, runCli } from './helpers/cli';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const FIXTURES = path.resolve(REPO, '..', 'shared', 'fixtures', 'go-metro');
-const TCP_PCAP = path.join(FIXTURES, 'test_tcp.pcap');
+const FIXTURES = path.join(REPO, 'examples', 'captures');
+const TCP_PCAP = path.join(FIXTURES, 'http-request.pcap');
 
-/** The samples of test_tcp.pcap in order, ms, with their kinds and the capture time of the closing packet. */
+/** The samples of http-request.pcap in order, ms, with their kinds and the capture time of the closing packet. */
 const SAMPLES = [
   { rtt: 74.599, kind: 'handshake', ts: 1357501494.589279 },
   { rtt: 72.322, kind: 'data', ts: 1357501494.662011 },

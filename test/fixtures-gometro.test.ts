@@ -1,7 +1,8 @@
 /**
- * go-metro's own test captures (../shared/fixtures/go-metro, see its
- * README). test_tcp.pcap: the values read from the capture with tshark.
- * test_scp.pcap: every sample must equal Wireshark's tcp.analysis.ack_rtt
+ * go-metro's own test captures, bundled as examples/captures (see its
+ * README: http-request.pcap is go-metro's test_tcp.pcap, scp-upload.pcap
+ * its test_scp.pcap). http-request.pcap: the values read from the capture
+ * with tshark. scp-upload.pcap: every sample must equal Wireshark's tcp.analysis.ack_rtt
  * for the same ACK, computed here by running tshark on the file.
  */
 import assert from 'node:assert/strict';
@@ -10,9 +11,9 @@ import path from 'node:path';
 import { analyze, type RttSample } from '../src';
 
 const REPO = path.resolve(__dirname, '..', '..'); // dist/test -> the checkout
-const FIXTURES = path.resolve(REPO, '..', 'shared', 'fixtures', 'go-metro');
-const TCP_PCAP = path.join(FIXTURES, 'test_tcp.pcap');
-const SCP_PCAP = path.join(FIXTURES, 'test_scp.pcap');
+const FIXTURES = path.join(REPO, 'examples', 'captures');
+const TCP_PCAP = path.join(FIXTURES, 'http-request.pcap');
+const SCP_PCAP = path.join(FIXTURES, 'scp-upload.pcap');
 
 /** "1357501494.589279000" -> microseconds, exactly (no float rounding). */
 function epochUs(s: string): number {
@@ -31,7 +32,7 @@ function sampleUs(s: RttSample): number {
 }
 
 describe('go-metro fixtures', () => {
-  describe('test_tcp.pcap (one HTTP request, local 192.168.1.116)', () => {
+  describe('http-request.pcap (one HTTP request, local 192.168.1.116)', () => {
     it('gives the handshake, request and FIN samples read from the capture', async () => {
       const r = await analyze({ file: TCP_PCAP, local: ['192.168.1.116'], samples: true });
       // Frame times (tshark, 1357501494.xxxxxx): SYN .514680, SYN/ACK
@@ -70,7 +71,7 @@ describe('go-metro fixtures', () => {
     });
   });
 
-  describe('test_scp.pcap (an scp upload, local 10.42.31.222)', () => {
+  describe('scp-upload.pcap (an scp upload, local 10.42.31.222)', () => {
     const LOCAL = '10.42.31.222';
 
     it('gives the 10.139 ms handshake sample', async () => {
@@ -153,7 +154,7 @@ describe('go-metro fixtures', () => {
       const left = [...wireshark.entries()].flatMap(([at, l]) => l.map((ns) => `${ns / 1e6} ms at ${at} us`));
       const kinds = r.samples.reduce<Record<string, number>>((m, s) => ({ ...m, [s.kind]: (m[s.kind] ?? 0) + 1 }), {});
       console.log(
-        `      test_scp.pcap: ${r.samples.length} samples (${JSON.stringify(kinds)}), Wireshark ack_rtt towards ${LOCAL}: ${wsCount}, ` +
+        `      scp-upload.pcap: ${r.samples.length} samples (${JSON.stringify(kinds)}), Wireshark ack_rtt towards ${LOCAL}: ${wsCount}, ` +
           `matched ${r.samples.length - unmatched.length}, Wireshark only ${left.length}; dupacks in ${dupacksIn}, retransmissions out ${retransOut}`,
       );
       assert.deepEqual(unmatched, [], 'samples without an equal Wireshark ack_rtt');

@@ -270,9 +270,9 @@ describe('go-metro drop-in, live: hosts resolved at start and again, ips named b
 
 describe('go-metro drop-in: names in the table and the tags, from hosts and from reverse lookups of ips', function () {
   this.timeout(30000);
-  const FIXTURES = path.resolve(REPO, '..', 'shared', 'fixtures', 'go-metro');
+  const FIXTURES = path.join(REPO, 'examples', 'captures');
 
-  /** Runs the CLI on test_tcp.pcap with a private /etc/hosts naming its server. */
+  /** Runs the CLI on http-request.pcap with a private /etc/hosts naming its server. */
   async function withHosts(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; lines: string[] }> {
     const hosts = path.join(tmp, 'hosts-file');
     fs.writeFileSync(hosts, '127.0.0.1 localhost\n107.6.106.82 www.example.test\n');
@@ -290,7 +290,7 @@ describe('go-metro drop-in: names in the table and the tags, from hosts and from
             process.execPath,
             BIN,
             '--pcap',
-            path.join(FIXTURES, 'test_tcp.pcap'),
+            path.join(FIXTURES, 'http-request.pcap'),
             '--local',
             '192.168.1.116',
             '--statsd',

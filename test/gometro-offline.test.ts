@@ -5,8 +5,8 @@
  * file, warnings said once, exit statuses, progress on a terminal), each
  * checked on what a real DogStatsD socket receives or the CLI prints.
  *
- * Captures are either go-metro's test_tcp.pcap (../shared/fixtures/go-metro,
- * values read with tshark, see cli.test.ts) or written here with the
+ * Captures are either go-metro's test_tcp.pcap (bundled as
+ * examples/captures/http-request.pcap, values read with tshark, see cli.test.ts) or written here with the
  * conversation builder, so every expected value follows from the packets.
  */
 import assert from 'node:assert/strict';
@@ -20,11 +20,11 @@ import { udpReceiver, unixgramReceiver } from './helpers/receivers';
 import { BIN, cleanEnv, runCli as run, type Run } from './helpers/cli';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const FIXTURES = path.resolve(REPO, '..', 'shared', 'fixtures', 'go-metro');
-const TCP_PCAP = path.join(FIXTURES, 'test_tcp.pcap');
+const FIXTURES = path.join(REPO, 'examples', 'captures');
+const TCP_PCAP = path.join(FIXTURES, 'http-request.pcap');
 const EXAMPLE = path.join(REPO, 'examples', 'go-metro.yaml');
 
-/** test_tcp.pcap's samples in capture order (ms): handshake, request, ts echo, FIN. */
+/** http-request.pcap's samples in capture order (ms): handshake, request, ts echo, FIN. */
 const TCP_SAMPLES = [74.599, 72.322, 69.204, 74.253];
 const TCP_TAGS = 'src:192.168.1.116,dst:107.6.106.82,iface:file';
 
@@ -274,7 +274,7 @@ describe('go-metro drop-in: command line over the file', function () {
       const text = fs.readFileSync(log, 'utf8');
       assert.match(
         text,
-        /INFO \| passive-rtt \| instances\[0\] \(file .*test_tcp\.pcap\): capturing with BPF filter "tcp port 80 and not host 127\.0\.0\.1 and \(host 107\.6\.106\.82\)"/,
+        /INFO \| passive-rtt \| instances\[0\] \(file .*http-request\.pcap\): capturing with BPF filter "tcp port 80 and not host 127\.0\.0\.1 and \(host 107\.6\.106\.82\)"/,
       );
       assert.doesNotMatch(text, /app\.datadoghq\.com/, '--hosts= cleared the hosts of the file');
       await rx.waitForLines(5);
@@ -565,7 +565,7 @@ describe('go-metro drop-in: warnings once, exit statuses', function () {
   });
 
   it('a capture cut short (the writer was killed): what came before is reported, one warning, exit 0', async () => {
-    // test_tcp.pcap up to the middle of the sixth record header: the
+    // http-request.pcap up to the middle of the sixth record header: the
     // handshake (74.599 ms) and the request (72.322 ms) are in.
     const data = fs.readFileSync(TCP_PCAP);
     let at = 24;
