@@ -1,0 +1,71 @@
+/**
+ * The capture runs off the main thread: while RttMonitor reads a large file,
+ * the JavaScript event loop keeps turning. A monitor that decoded on the main
+ * thread would hold the loop for the whole file (hundreds of milliseconds
+ * here), so a 1 ms timer would stop firing and the loop delay would be as
+ * long as the file. The file is generated traffic (bench/gen: 10k flows,
+ * IPv4 and IPv6, the project's capture generator).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { RttMonitor } from '../src';
+import { tmpDir } from './helpers/expect';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const PACKETS = 3_000_000;
+
+describe('the event loop while a large file is read', function () {
+  this.timeout(180_000);
+  let file = '';
+
+  before(function () {
+    const make = spawnSync('make', ['-s', '-C', path.join(REPO, 'bench'), 'gen'], { encoding: 'utf8' });
+    assert.equal(make.status, 0, `building bench/gen: ${make.stderr}`);
+    const dir = tmpDir();
+    file = path.join(dir, 'event-loop.pcap');
+    const truth = path.join(dir, 'event-loop.truth');
+    const gen = spawnSync(path.join(REPO, 'bench', 'gen'), ['--packets', String(PACKETS), '--flows', '10000', '-o', file, '-t', truth], { encoding: 'utf8' });
+    assert.equal(gen.status, 0, `bench/gen: ${gen.stderr}`);
+    fs.rmSync(truth, { force: true });
+  });
+
+  after(() => {
+    if (file) fs.rmSync(file, { force: true });
+  });
+
+  it('keeps a 1 ms timer firing, with a small loop delay, from start() to the end of the file', async () => {
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const m = new RttMonitor({ file, local: ['198.18.0.1', '2001:2::1'] });
+    let reports = 0;
+    m.on('report', () => reports++);
+    const t0 = process.hrtime.bigint();
+    delay.enable();
+    try {
+      await m.start();
+      await m.ended();
+    } finally {
+      delay.disable();
+      clearInterval(timer);
+    }
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const p99 = delay.percentile(99) / 1e6;
+    const max = delay.max / 1e6;
+    console.log(`      ${PACKETS} packets in ${ms.toFixed(0)} ms, ${reports} reports; timer fired ${ticks} times; loop delay p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms`);
+    const s = m.stats();
+    assert.equal(s.packets, PACKETS, 'the whole file was read');
+    assert.ok(s.samples > 100_000, `samples ${s.samples}`);
+    assert.ok(reports > 0);
+    // The check means something only if the file took a while.
+    assert.ok(ms > 150, `the file took ${ms.toFixed(0)} ms: make it larger`);
+    // A 1 ms timer on a free loop fires about once a millisecond; a blocked
+    // loop fires it a few times in all.
+    assert.ok(ticks >= ms / 5, `timer fired ${ticks} times in ${ms.toFixed(0)} ms`);
+    assert.ok(p99 < 25, `event loop delay p99 ${p99.toFixed(2)} ms`);
+    assert.ok(max < ms / 2, `event loop blocked for ${max.toFixed(0)} ms of ${ms.toFixed(0)} ms`);
+  });
+});
