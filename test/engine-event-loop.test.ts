@@ -55,7 +55,9 @@ describe('the event loop while a large file is read', function () {
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const p99 = delay.percentile(99) / 1e6;
     const max = delay.max / 1e6;
-    console.log(`      ${PACKETS} packets in ${ms.toFixed(0)} ms, ${reports} reports; timer fired ${ticks} times; loop delay p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms`);
+    console.log(
+      `      ${PACKETS} packets in ${ms.toFixed(0)} ms, ${reports} reports; timer fired ${ticks} times; loop delay p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms`,
+    );
     const s = m.stats();
     assert.equal(s.packets, PACKETS, 'the whole file was read');
     assert.ok(s.samples > 100_000, `samples ${s.samples}`);
