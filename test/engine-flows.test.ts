@@ -507,6 +507,38 @@ describe('engine: flows, reports and aggregates', () => {
       assert.deepEqual(other.stats.local, ['10.0.0.2']);
       expectSamples(other.samples, [{ at: 30_100, rtt: 100, kind: 'handshake' }]);
     });
+
+    it('no address in every flow: LOCAL_ADDRESS_UNKNOWN that says so and names the fix', async () => {
+      // Two conversations with no endpoint in common.
+      const a = conv(40001, '10.0.0.2');
+      a.handshake(0, 30_000, 30_100);
+      const b = new Conversation({ client: { addr: '10.0.9.1', port: 40002, isn: 1 }, server: { addr: '10.0.9.2', port: 80, isn: 9 } });
+      b.handshake(1000, 21_000, 21_100);
+      const file = capture(merge(a.records(), b.records()));
+      await assert.rejects(analyze({ file }), (e: unknown) => {
+        assert.ok(isCode('LOCAL_ADDRESS_UNKNOWN')(e));
+        const m = (e as Error).message;
+        assert.match(m, /no single address takes part in every TCP flow/);
+        assert.match(m, /--local/);
+        return true;
+      });
+      // Named, it is no longer a question: the other flow is not local.
+      const r = await analyze({ file, local: [LOCAL] });
+      assert.equal(r.stats.notLocal, 3);
+      assert.deepEqual(r.stats.local, [LOCAL]);
+    });
+
+    it('a capture without TCP: LOCAL_ADDRESS_UNKNOWN says so; with the address named it ends cleanly with nothing', async () => {
+      const empty = capture([]);
+      await assert.rejects(analyze({ file: empty }), (e: unknown) => {
+        assert.ok(isCode('LOCAL_ADDRESS_UNKNOWN')(e));
+        assert.match((e as Error).message, /the capture holds no TCP packet/);
+        return true;
+      });
+      const r = await analyze({ file: empty, local: [LOCAL] });
+      assert.equal(r.stats.packets, 0);
+      assert.deepEqual(r.reports, []);
+    });
   });
 
   describe('errors and filters', () => {
