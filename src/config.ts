@@ -348,7 +348,7 @@ function readInit(w: Walker, map: YAMLMap, init: InitConfig, baseDir: string): v
         const v = w.number(where, value, { integer: true, min: 68, max: 262144 });
         if (v !== undefined) {
           init.snaplen = v;
-          if (v < 104) w.warn(where, value, `snaplen ${v} may cut TCP options (timestamps); 104 or more keeps all of them`);
+          if (v < 144) w.warn(where, value, `snaplen ${v} may cut TCP options (timestamps); 144 or more keeps all of them`);
         }
         break;
       }

@@ -22,7 +22,11 @@ export interface RttMonitorOptions {
   exclude?: string[];
   /** A BPF filter (pcap-filter(7)), compiled against the capture handle. */
   filter?: string;
-  /** Bytes captured per packet. Default 512; 104 or more keeps all TCP options. */
+  /**
+   * Bytes captured per packet. Default 512; 144 or more keeps every TCP option
+   * (the largest link header with two VLAN tags, IPv4 with options or IPv6,
+   * TCP with options: 22 + 60 + 60), IPv6 extension headers aside.
+   */
   snaplen?: number;
   /** Kernel capture buffer in bytes (live only). Default: libpcap's (2 MiB on Linux). */
   bufferSize?: number;
