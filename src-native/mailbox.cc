@@ -26,16 +26,19 @@ void Mailbox::post(Event&& e, bool live) {
         // Another report still waits for JavaScript: both go in one delivery.
         if (reports_ > 0) folded_++;
         reports_++;
-        if (live && reports_ > kMaxLiveReports) {
-          // JavaScript has not run for kMaxLiveReports intervals: the
-          // oldest waiting report goes, the newest are kept.
+        rows_ += e.report.rows.size();
+        // JavaScript has not run for many intervals: the oldest waiting
+        // reports go (e is not queued yet), the newest is always kept.
+        while (live && reports_ > 1 && (reports_ > kMaxLiveReports || rows_ > kMaxLiveRows)) {
           for (auto it = queue_.begin(); it != queue_.end(); ++it) {
             if (it->type == Event::Type::kReport) {
+              rows_ -= it->report.rows.size();
               queue_.erase(it);
               break;
             }
           }
           reports_--;
+          folded_--;  // it will not be delivered with the others after all
           reports_dropped_++;
         }
       }
@@ -55,6 +58,7 @@ std::deque<Event> Mailbox::drain() {
     std::lock_guard<std::mutex> lock(mu_);
     out.swap(queue_);
     reports_ = 0;
+    rows_ = 0;
     samples_ = 0;
     notified_ = false;
   }

@@ -3,7 +3,8 @@
 // the latest counters, under one mutex. The capture thread posts and never
 // blocks on JavaScript when live: if JavaScript has not drained the previous
 // delivery, new events fold into the same delivery (counted), up to
-// kMaxLiveReports reports; beyond that the oldest waiting report is dropped
+// kMaxLiveReports reports or kMaxLiveRows host-pair rows (about 140 MB);
+// beyond that the oldest waiting report is dropped
 // (counted), so a JavaScript thread blocked for hours cannot make the queue
 // grow without bound. Offline, where waiting loses nothing, the capture
 // thread waits for room instead.
@@ -48,8 +49,9 @@ class Mailbox {
   Counters counters();
 
  private:
-  static constexpr size_t kMaxReports = 16;      // offline: wait beyond this
-  static constexpr size_t kMaxLiveReports = 64;  // live: drop the oldest beyond this
+  static constexpr size_t kMaxReports = 16;        // offline: wait beyond this
+  static constexpr size_t kMaxLiveReports = 64;    // live: drop the oldest beyond this,
+  static constexpr size_t kMaxLiveRows = 1 << 20;  // or beyond this many host-pair rows
   static constexpr size_t kMaxSamples = 1 << 20;
 
   std::function<void()> notify_;
@@ -57,6 +59,7 @@ class Mailbox {
   std::condition_variable room_;
   std::deque<Event> queue_;
   size_t reports_ = 0;
+  size_t rows_ = 0;  // host-pair rows in the queued reports
   size_t samples_ = 0;
   bool notified_ = false;
   Counters counters_;

@@ -41,8 +41,8 @@ double hist_value(int bucket) {
 // Sample stores: up to 256 raw values (float nanoseconds: 24 significant
 // bits) per interval in slab blocks (64 MB at most), then a dense histogram. Raw values keep
 // percentiles exact for the common case of few samples per pair and interval.
-PairTable::PairTable(bool soften, uint32_t max_pairs)
-    : soften_(soften), seed_(random_seed()), index_(max_pairs), raw_(64u << 20) {}
+PairTable::PairTable(bool soften, uint32_t max_pairs, size_t sample_memory)
+    : soften_(soften), seed_(random_seed()), index_(max_pairs), raw_(sample_memory) {}
 
 size_t PairTable::bytes() const {
   return pairs_.bytes() + index_.bytes() + raw_.bytes() + dense_.size() * kHistBuckets * 4;
@@ -106,10 +106,17 @@ void PairTable::record(Pair& p, double rtt_ns) {
     dense_[p.store][hist_bucket(static_cast<uint64_t>(rtt_ns))]++;
     return;
   }
+  // At the memory cap a sample cannot be stored; the store then no longer
+  // holds the interval's first n samples, so it is given up for the rest of
+  // the interval and the percentiles come from min and max.
+  if (p.lost) return;
   if (p.store == SlabPool<float>::kNone) {
     p.store = raw_.alloc(0);
     p.store_class = 0;
-    if (p.store == SlabPool<float>::kNone) return;  // memory cap: percentiles from min/max only
+    if (p.store == SlabPool<float>::kNone) {
+      p.lost = true;
+      return;
+    }
   } else if (i >= SlabPool<float>::class_size(p.store_class)) {
     if (i < kRawMax) {
       int c = p.store_class + 1;
@@ -120,6 +127,8 @@ void PairTable::record(Pair& p, double rtt_ns) {
         p.store = nb;
         p.store_class = static_cast<uint8_t>(c);
       } else {
+        clear_store(p);
+        p.lost = true;
         return;
       }
     } else {
@@ -246,6 +255,7 @@ void PairTable::report(std::vector<PairRow>* rows) {
     p.n = 0;
     std::memset(p.kinds, 0, sizeof p.kinds);
     clear_store(p);
+    p.lost = false;
     if (p.flows == 0) free_pair(id);
   }
   // Every interval's stores were just freed: the next interval starts from

@@ -18,7 +18,8 @@ namespace prtt {
 class PairTable {
  public:
   // soften: RFC 6298 SRTT/RTTVAR (true) or running means (false).
-  PairTable(bool soften, uint32_t max_pairs);
+  // sample_memory: the cap on raw sample stores (slab.h).
+  PairTable(bool soften, uint32_t max_pairs, size_t sample_memory = 64u << 20);
 
   static constexpr uint32_t kNoPair = 0xffffffffu;
 
@@ -49,6 +50,7 @@ class PairTable {
     bool in_use;
     bool has_avg;
     bool dense;
+    bool lost;  // a sample of this interval found no memory: no percentiles from the store
     uint8_t store_class;
     uint32_t store;  // block id in raw_ (or dense_ index), SlabPool::kNone if none
     uint32_t n;      // samples this interval

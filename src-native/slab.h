@@ -12,6 +12,7 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -83,8 +84,10 @@ class SlabPool {
   // system (madvise(2) MADV_DONTNEED) and their bytes to the shared cap.
   // Without it, a flood of short flows that carved the whole cap in small
   // blocks would leave no room, once it expired, for any flow to grow a
-  // larger block. The free lists are rebuilt lowest id first, so blocks in
-  // use gather at the bottom of each class and later trims reach further.
+  // larger block. Blocks in use are not moved: one held at the top keeps the
+  // range below it carved. The free lists are rebuilt lowest id first, so
+  // blocks in use gather at the bottom of each class and later trims reach
+  // further.
   // O(carved blocks / 64 + free blocks); the engine calls it once per
   // report interval, not per packet.
   void trim() {
@@ -118,7 +121,7 @@ class SlabPool {
       }
       if (k.next == old_next) continue;
       bytes_ -= static_cast<size_t>(old_next - k.next) * block_bytes(c);
-      const uintptr_t page = 4096;
+      const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
       const uintptr_t base = reinterpret_cast<uintptr_t>(k.base);
       const uintptr_t from = (base + k.next * block_bytes(c) + page - 1) & ~(page - 1);
       const uintptr_t to = (base + old_next * block_bytes(c) + page - 1) & ~(page - 1);

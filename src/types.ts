@@ -127,7 +127,7 @@ export interface MonitorStats {
   batchesFolded: number;
   /** Per-sample records dropped because JavaScript could not keep up (live only). */
   samplesDropped: number;
-  /** Live reports dropped, oldest first, because JavaScript did not run for 64 report intervals. */
+  /** Live reports dropped, oldest first, while JavaScript did not run: beyond 64 waiting reports or 2^20 waiting host-pair rows. */
   reportsDropped: number;
   /** Packets skipped because they fell between sampling windows. */
   outsideWindow: number;

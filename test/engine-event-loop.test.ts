@@ -67,7 +67,7 @@ describe('the event loop while a large file is read', function () {
     // A 1 ms timer on a free loop fires about once a millisecond; a blocked
     // loop fires it a few times in all.
     assert.ok(ticks >= ms / 5, `timer fired ${ticks} times in ${ms.toFixed(0)} ms`);
-    assert.ok(p99 < 25, `event loop delay p99 ${p99.toFixed(2)} ms`);
+    assert.ok(p99 < 50, `event loop delay p99 ${p99.toFixed(2)} ms`);
     assert.ok(max < ms / 2, `event loop blocked for ${max.toFixed(0)} ms of ${ms.toFixed(0)} ms`);
   });
 });

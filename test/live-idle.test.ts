@@ -14,7 +14,7 @@ import { RttMonitor, type HostPairReport, type RttSample } from '../src';
 // Reports every 2 s, so that samples (flushed at least once a second) reach
 // JavaScript before the first report would have carried them.
 const INTERVAL_S = 2;
-const IDLE_MS = 4700;
+const IDLE_MS = 5500;
 const READ_TIMEOUT_MS = 50;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -7,6 +7,7 @@
 // Built by test/native/Makefile (also under ASan/UBSan by
 // scripts/sanitize.sh); closes with "N passed, N failed".
 #include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
 #include <random>
@@ -530,8 +531,8 @@ TEST(slab_pool_trim_gives_back_the_free_top) {
   CHECK_EQ(pool.bytes(), static_cast<size_t>(131 * 16));
   CHECK_EQ(pool.block(0, 10)[3], 1.5f);  // blocks in use keep their contents
   CHECK_EQ(pool.block(0, 130)[0], 2.5f);
-  // Larger classes can have the memory now: 255 blocks of 256 floats fit
-  // beside the 131 small ones, the 256th does not.
+  // Larger classes can have the memory now: 253 blocks of 256 floats fit
+  // beside the 131 small ones, the 254th does not.
   std::vector<uint32_t> big;
   for (uint32_t id; (id = pool.alloc(3)) != SlabPool<float>::kNone;) big.push_back(id);
   CHECK_EQ(big.size(), static_cast<size_t>((256 * 1024 - 131 * 16) / 1024));
@@ -549,6 +550,7 @@ TEST(slab_pool_trim_gives_back_the_free_top) {
   pool.trim();
   CHECK_EQ(pool.bytes(), static_cast<size_t>(0));
   for (uint32_t i = 0; i < 64; ++i) CHECK_EQ(pool.alloc(0), i);
+  pool.block(0, 0)[3] = 7.0f;
   for (uint32_t i = 0; i < 64; ++i) pool.free(0, i);
   pool.trim();
   CHECK_EQ(pool.bytes(), static_cast<size_t>(0));
@@ -712,6 +714,51 @@ TEST(pairs_percentiles_exact_nearest_rank) {
   CHECK_EQ(rows[0].p50, 42.0 * kMs);
   CHECK_EQ(rows[0].p99, 42.0 * kMs);
   CHECK_EQ(rows[0].total, 101u);
+}
+
+TEST(pairs_sample_memory_cap) {
+  // 80 bytes of sample memory: five blocks of 4 floats, or one of 16 and one
+  // of 4. A pair whose store cannot grow gives it up for the interval and
+  // reports percentiles from min and max; the others stay exact.
+  PairTable t(true, 16, 80);
+  auto pair = [&](int k) {
+    return t.acquire(addr("10.0.0.1"),
+                     Addr::v4(std::array<uint8_t, 4>{192, 0, 2, static_cast<uint8_t>(k)}.data()));
+  };
+  std::vector<uint32_t> ids;
+  for (int k = 1; k <= 6; ++k) ids.push_back(pair(k));
+  for (int k = 0; k < 5; ++k)
+    for (int v = 1; v <= 4; ++v) t.add(ids[k], (10 * (k + 1) + v) * kMs, Kind::kData);
+  // Pair 1's fifth sample needs a 16-float block: no room.
+  t.add(ids[0], 15 * kMs, Kind::kData);
+  t.add(ids[0], 16 * kMs, Kind::kData);
+  // Pair 6 gets the 4-float block pair 1 gave up, then runs out too.
+  for (int v = 1; v <= 6; ++v) t.add(ids[5], (60 + v) * kMs, Kind::kData);
+  auto rows = report(t);
+  CHECK_EQ(rows.size(), static_cast<size_t>(6));
+  for (const PairRow& r : rows) {
+    const int k = r.remote.b[15];
+    CHECK(r.has_interval);
+    CHECK(r.min <= r.p50 && r.p50 <= r.p95 && r.p95 <= r.p99 && r.p99 <= r.max);
+    if (k == 1 || k == 6) {
+      CHECK_EQ(r.samples, 6u);
+      CHECK_EQ(r.p50, r.max);  // no store: min/max only
+    } else {
+      CHECK_EQ(r.samples, 4u);  // untouched by the others: exact nearest rank
+      CHECK_EQ(r.p50, (10.0 * k + 2) * kMs);
+      CHECK_EQ(r.p95, (10.0 * k + 4) * kMs);
+      CHECK_EQ(r.min, (10.0 * k + 1) * kMs);
+    }
+  }
+  // The next interval starts from empty memory: six samples fit now.
+  for (int v = 1; v <= 6; ++v) t.add(ids[0], v * kMs, Kind::kData);
+  rows = report(t);
+  for (const PairRow& r : rows) {
+    if (r.remote.b[15] != 1) continue;
+    CHECK_EQ(r.samples, 6u);
+    CHECK_EQ(r.p50, 3.0 * kMs);
+    CHECK_EQ(r.p95, 6.0 * kMs);
+  }
 }
 
 TEST(pairs_percentiles_histogram_within_1_percent) {
@@ -1095,6 +1142,7 @@ TEST(mailbox_live_reports_bounded) {
     m.post(std::move(r), true);
   }
   CHECK_EQ(m.counters().reports_dropped, 36u);
+  CHECK_EQ(m.counters().batches_folded, 63u);  // 64 reports in one delivery
   auto events = m.drain();
   CHECK_EQ(events.size(), static_cast<size_t>(65));
   CHECK(events[0].type == Event::Type::kSamples);
@@ -1109,6 +1157,21 @@ TEST(mailbox_live_reports_bounded) {
   }
   CHECK_EQ(off.counters().reports_dropped, 0u);
   CHECK_EQ(off.drain().size(), static_cast<size_t>(100));
+  // Large reports are bounded by their rows too (2^20 in all): of three
+  // reports of 600k host pairs each, only the newest waits.
+  Mailbox rows([] {});
+  for (int i = 0; i < 3; ++i) {
+    Event r;
+    r.type = Event::Type::kReport;
+    r.report.ts_ns = i;
+    r.report.rows.resize(600000);
+    rows.post(std::move(r), true);
+  }
+  CHECK_EQ(rows.counters().reports_dropped, 2u);
+  CHECK_EQ(rows.counters().batches_folded, 0u);
+  auto kept = rows.drain();
+  CHECK_EQ(kept.size(), static_cast<size_t>(1));
+  CHECK_EQ(kept[0].report.ts_ns, 2);
 }
 
 int main(int argc, char** argv) { return unit::run_all(argc, argv); }
