@@ -38,6 +38,7 @@ export interface CliOptions {
   samples: boolean;
   maxFlows?: number;
   snaplen?: number;
+  bufferSize?: number;
   extendedMetrics?: boolean;
   telemetry?: boolean;
   progress?: boolean;
@@ -153,6 +154,7 @@ const SPECS: Spec[] = [
   { names: ['samples'], kind: 'bool', apply: (o, v) => (o.samples = v === true) },
   { names: ['max-flows'], kind: 'number', apply: (o, v, n) => (o.maxFlows = num(n, String(v), { integer: true, min: 1 })) },
   { names: ['snaplen'], kind: 'number', apply: (o, v, n) => (o.snaplen = num(n, String(v), { integer: true, min: 68, max: 262144 })) },
+  { names: ['buffer-size'], kind: 'number', apply: (o, v, n) => (o.bufferSize = num(n, String(v), { integer: true, min: 65536, max: 2 ** 31 - 1 })) },
   { names: ['extended-metrics'], kind: 'bool', apply: (o, v) => (o.extendedMetrics = v === true) },
   { names: ['telemetry'], kind: 'bool', apply: (o, v) => (o.telemetry = v === true) },
   { names: ['no-telemetry'], kind: 'bool', apply: (o, v) => (o.telemetry = v !== true) },
@@ -265,6 +267,8 @@ Options (they override the configuration file):
   --samples           one line per RTT sample too (with --format json or text)
   --max-flows N       most flows tracked at once (default 1000000)
   --snaplen N         bytes captured per packet (default 512)
+  --buffer-size N     kernel capture buffer in bytes, at least 65536 (live;
+                      default libpcap's)
   --extended-metrics  also send .min .max .p50 .p95 .p99 and a sample count
   --no-telemetry      do not send passive_rtt.* self-metrics
   --progress          show progress on stderr while reading files (default: when

@@ -267,7 +267,7 @@ async function runMain(opts: CliOptions, env: DatadogEnv, logger: Logger, cliOnl
     reportInterval: opts.reportInterval ?? init?.reportInterval,
     soften: opts.soften ?? init?.soften,
     maxFlows: opts.maxFlows ?? init?.maxFlows,
-    bufferSize: init?.bufferSize,
+    bufferSize: opts.bufferSize ?? init?.bufferSize,
     baseFilter: opts.filter ?? init?.filter ?? DEFAULT_BASE_FILTER,
     telemetry: opts.telemetry ?? init?.telemetry ?? true,
     dnsRefreshInterval: init?.dnsRefreshInterval ?? DEFAULTS.dnsRefreshInterval,

@@ -95,6 +95,10 @@ describe('command line: long options', () => {
       'WARNING',
       '--max-flows',
       '5000',
+      '--snaplen',
+      '200',
+      '--buffer-size',
+      '4194304',
       '--extended-metrics',
       '--no-telemetry',
     ]);
@@ -113,6 +117,8 @@ describe('command line: long options', () => {
     assert.equal(o.logFile, '/tmp/l');
     assert.equal(o.logLevel, 'warn');
     assert.equal(o.maxFlows, 5000);
+    assert.equal(o.snaplen, 200);
+    assert.equal(o.bufferSize, 4194304);
     assert.equal(o.extendedMetrics, true);
     assert.equal(o.telemetry, false);
     assert.equal(parseArgs(['--progress']).progress, true);
@@ -145,6 +151,7 @@ describe('command line: long options', () => {
     assert.match(usageError(['--format', 'xml']).message, /expected text, json or none/);
     assert.match(usageError(['--interface', 'lo', '--pcap', 'x']).message, /either --interface or --pcap/);
     assert.match(usageError(['--max-flows', '1.5']).message, /whole number/);
+    assert.match(usageError(['--buffer-size', '4096']).message, /-buffer-size: must be at least 65536/);
     assert.match(usageError(['--hosts', 'app.example.com,bad name!']).message, /-hosts: "bad name!" is not a host name/);
     assert.match(usageError(['--hosts', '10.0.0.1']).message, /10\.0\.0\.1 is an address, not a host name \(addresses go after --ips\)/);
     assert.match(usageError(['--ips', '10.1.2.3/16']).message, /has bits set after the \/16 prefix; write the block as 10\.1\.0\.0\/16/);
