@@ -44,6 +44,9 @@ export class JsonLines {
     });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => this.stderr.push(d));
+    // A command sent as the child exits fails with EPIPE: its exit code and
+    // output tell the test what happened, not an uncaught stream error.
+    child.stdin?.on('error', () => undefined);
     child.once('exit', (code) => {
       this.#exited = true;
       this.exitCode = code;
