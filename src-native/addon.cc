@@ -217,7 +217,18 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     return napi_set_named_property(env, probe, "probe", probe) == napi_ok;
   }
 
+  // worker.terminate() can stop JavaScript at any N-API call made here, and
+  // node-addon-api then throws Napi::Error out of a value constructor or a
+  // Set(). Nothing may escape into N-API's C callback (std::terminate): the
+  // remaining events go with the environment.
   void Deliver(Napi::Env env) {
+    try {
+      DeliverEvents(env);
+    } catch (...) {
+    }
+  }
+
+  void DeliverEvents(Napi::Env env) {
     if (!mailbox_) return;
     std::deque<Event> events = mailbox_->drain();
     Napi::HandleScope scope(env);
