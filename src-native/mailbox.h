@@ -4,10 +4,10 @@
 // blocks on JavaScript when live: if JavaScript has not drained the previous
 // delivery, new events fold into the same delivery (counted), up to
 // kMaxLiveReports reports or kMaxLiveRows host-pair rows (about 140 MB);
-// beyond that the oldest waiting report is dropped
-// (counted), so a JavaScript thread blocked for hours cannot make the queue
-// grow without bound. Offline, where waiting loses nothing, the capture
-// thread waits for room instead.
+// beyond that the oldest waiting report is dropped (counted), so a
+// JavaScript thread blocked for hours cannot make the queue grow without
+// bound. Offline, where waiting loses nothing, the capture thread waits for
+// room instead.
 #pragma once
 
 #include <condition_variable>

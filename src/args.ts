@@ -7,6 +7,7 @@
  * stops at `--`. Conventional long options are the same mechanism with
  * longer names, so `--config FILE`, `--config=FILE` and `-config FILE` are one.
  */
+import { LIMITS } from './config';
 import { RttError } from './errors';
 import { parseLogLevel } from './logger';
 import type { LogLevel } from './logger';
@@ -153,8 +154,8 @@ const SPECS: Spec[] = [
   { names: ['json'], kind: 'bool', apply: (o, v) => (o.format = v === true ? 'json' : o.format) },
   { names: ['samples'], kind: 'bool', apply: (o, v) => (o.samples = v === true) },
   { names: ['max-flows'], kind: 'number', apply: (o, v, n) => (o.maxFlows = num(n, String(v), { integer: true, min: 1 })) },
-  { names: ['snaplen'], kind: 'number', apply: (o, v, n) => (o.snaplen = num(n, String(v), { integer: true, min: 68, max: 262144 })) },
-  { names: ['buffer-size'], kind: 'number', apply: (o, v, n) => (o.bufferSize = num(n, String(v), { integer: true, min: 65536, max: 2 ** 31 - 1 })) },
+  { names: ['snaplen'], kind: 'number', apply: (o, v, n) => (o.snaplen = num(n, String(v), LIMITS.snaplen)) },
+  { names: ['buffer-size'], kind: 'number', apply: (o, v, n) => (o.bufferSize = num(n, String(v), LIMITS.bufferSize)) },
   { names: ['extended-metrics'], kind: 'bool', apply: (o, v) => (o.extendedMetrics = v === true) },
   { names: ['telemetry'], kind: 'bool', apply: (o, v) => (o.telemetry = v === true) },
   { names: ['no-telemetry'], kind: 'bool', apply: (o, v) => (o.telemetry = v !== true) },

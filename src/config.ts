@@ -36,6 +36,17 @@ export const DEFAULTS = {
   logMaxFiles: 5,
 } as const;
 
+/**
+ * Bounds shared by the configuration keys and the command-line flags. A
+ * snaplen of SNAPLEN_ALL_OPTIONS keeps every TCP option behind the largest
+ * link header with two VLAN tags and IPv4 with options (22 + 60 + 60).
+ */
+export const LIMITS = {
+  snaplen: { integer: true, min: 68, max: 262144 },
+  bufferSize: { integer: true, min: 65536, max: 2 ** 31 - 1 },
+} as const;
+export const SNAPLEN_ALL_OPTIONS = 144;
+
 export interface InitConfig {
   snaplen: number;
   idleTtl: number;
@@ -345,10 +356,10 @@ function readInit(w: Walker, map: YAMLMap, init: InitConfig, baseDir: string): v
     const where = `init_config.${key}`;
     switch (key) {
       case 'snaplen': {
-        const v = w.number(where, value, { integer: true, min: 68, max: 262144 });
+        const v = w.number(where, value, LIMITS.snaplen);
         if (v !== undefined) {
           init.snaplen = v;
-          if (v < 144) w.warn(where, value, `snaplen ${v} may cut TCP options (timestamps); 144 or more keeps all of them`);
+          if (v < SNAPLEN_ALL_OPTIONS) w.warn(where, value, `snaplen ${v} may cut TCP options (timestamps); ${SNAPLEN_ALL_OPTIONS} or more keeps all of them`);
         }
         break;
       }
@@ -457,7 +468,7 @@ function readInit(w: Walker, map: YAMLMap, init: InitConfig, baseDir: string): v
         break;
       }
       case 'buffer_size': {
-        const v = w.number(where, value, { integer: true, min: 65536 });
+        const v = w.number(where, value, LIMITS.bufferSize);
         if (v !== undefined) init.bufferSize = v;
         break;
       }

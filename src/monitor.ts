@@ -33,6 +33,11 @@ const ZERO_STATS: NativeStats = {
   reports: 0,
 };
 
+/** Counters of a monitor that has measured nothing yet. */
+export function zeroStats(): MonitorStats {
+  return { ...ZERO_STATS, samplesByKind: { ...ZERO_STATS.samplesByKind }, local: [] };
+}
+
 function invalid(message: string): RttError {
   return new RttError('INVALID_OPTION', message);
 }

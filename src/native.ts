@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { RttError } from './errors';
-import type { RttErrorCode } from './types';
+import type { MonitorStats, RttErrorCode } from './types';
 
 export interface NativeMonitorOptions {
   interface?: string;
@@ -28,32 +28,8 @@ export interface NativeMonitorOptions {
 }
 
 /** Counters as the addon returns them (MonitorStats without `local`). */
-export interface NativeStats {
-  packets: number;
-  tcp: number;
-  notTcp: number;
-  malformed: number;
-  fragments: number;
-  notLocal: number;
-  flowsActive: number;
-  flowsCreated: number;
-  flowsEvicted: number;
-  flowsExpired: number;
-  hostPairs: number;
-  samples: number;
-  samplesByKind: { data: number; handshake: number; ts: number };
-  karnRefused: number;
-  segmentsSkipped: number;
-  retransmissions: number;
-  pcapReceived: number;
-  pcapDropped: number;
-  pcapIfDropped: number;
-  batchesFolded: number;
-  samplesDropped: number;
-  reportsDropped: number;
-  outsideWindow: number;
-  reports: number;
-}
+/** The addon's counters: the public MonitorStats without the local addresses (known to JavaScript). */
+export type NativeStats = Omit<MonitorStats, 'local'>;
 
 export type NativeEventCallback = (type: string, payload: unknown) => void;
 

@@ -10,6 +10,7 @@ import { RttError } from './errors';
 import type { NameLookup } from './format';
 import type { Logger } from './logger';
 import { RttMonitor } from './index';
+import { zeroStats } from './monitor';
 import { sanitizeTag, sanitizeTags, ServiceCheckStatus } from './statsd';
 import type { StatsdClient } from './statsd';
 import type { HostPairReport, MonitorStats, RttErrorCode, RttMonitorOptions, RttSample } from './types';
@@ -112,36 +113,6 @@ const COUNTERS: ReadonlyArray<keyof MonitorStats> = [
   'outsideWindow',
   'reports',
 ];
-
-function zeroStats(): MonitorStats {
-  return {
-    packets: 0,
-    tcp: 0,
-    notTcp: 0,
-    malformed: 0,
-    fragments: 0,
-    notLocal: 0,
-    flowsActive: 0,
-    flowsCreated: 0,
-    flowsEvicted: 0,
-    flowsExpired: 0,
-    hostPairs: 0,
-    samples: 0,
-    samplesByKind: { data: 0, handshake: 0, ts: 0 },
-    karnRefused: 0,
-    segmentsSkipped: 0,
-    retransmissions: 0,
-    pcapReceived: 0,
-    pcapDropped: 0,
-    pcapIfDropped: 0,
-    batchesFolded: 0,
-    samplesDropped: 0,
-    reportsDropped: 0,
-    outsideWindow: 0,
-    reports: 0,
-    local: [],
-  };
-}
 
 /** a + b for counters; gauges (flows active, host pairs, local) from b. */
 function addStats(a: MonitorStats, b: MonitorStats): MonitorStats {
