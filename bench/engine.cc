@@ -4,7 +4,9 @@
 // perf) and quick A/B timing of engine changes; `npm run bench` measures the
 // whole pipeline through RttMonitor instead.
 //
-// Usage: engine FILE LOCAL[,LOCAL...] [MAXFLOWS]
+// Usage: engine FILE LOCAL[,LOCAL...] [MAXFLOWS] [THREADS]
+// THREADS 2: the engine on a thread of its own (EngineThread), as the addon
+// runs it on a machine with two cores or more; 1 (the default): one thread.
 // Prints one JSON line: packets, samples, reports, wall and CPU seconds.
 
 #include "../src-native/engine.h"
@@ -18,6 +20,7 @@
 #include <ctime>
 #include <string>
 
+#include "../src-native/engine_thread.h"
 #include "clock.h"
 
 namespace {
@@ -34,6 +37,7 @@ struct Sink : prtt::EngineSink {
 
 struct Ctx {
   prtt::Engine* engine;
+  prtt::EngineThread* thread;
   int linktype;
   bool nano;
 };
@@ -42,14 +46,17 @@ void on_packet(u_char* user, const struct pcap_pkthdr* h, const u_char* b) {
   Ctx* c = reinterpret_cast<Ctx*>(user);
   int64_t ts = static_cast<int64_t>(h->ts.tv_sec) * 1000000000 +
                static_cast<int64_t>(h->ts.tv_usec) * (c->nano ? 1 : 1000);
-  c->engine->packet(c->linktype, ts, b, h->caplen, h->len);
+  if (c->thread != nullptr)
+    c->thread->packet(c->linktype, ts, b, h->caplen, h->len);
+  else
+    c->engine->packet(c->linktype, ts, b, h->caplen, h->len);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: engine FILE LOCAL[,LOCAL...] [MAXFLOWS]\n");
+    std::fprintf(stderr, "usage: engine FILE LOCAL[,LOCAL...] [MAXFLOWS] [THREADS]\n");
     return 2;
   }
   prtt::EngineOptions eo;
@@ -66,6 +73,7 @@ int main(int argc, char** argv) {
     i = j + 1;
   }
   if (argc > 3) eo.max_flows = static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10));
+  const bool threaded = argc > 4 && std::strtoul(argv[4], nullptr, 10) >= 2;
   char err[PCAP_ERRBUF_SIZE];
   double t0 = bench::mono_seconds();
   pcap_t* p = pcap_open_offline_with_tstamp_precision(argv[1], PCAP_TSTAMP_PRECISION_NANO, err);
@@ -75,26 +83,37 @@ int main(int argc, char** argv) {
   }
   Sink sink;
   prtt::Engine engine(eo, &sink);
-  Ctx ctx{&engine, pcap_datalink(p), true};
+  prtt::EngineThread thread(&engine, nullptr);
+  if (threaded) thread.start();
+  Ctx ctx{&engine, threaded ? &thread : nullptr, pcap_datalink(p), true};
   int rc;
   while ((rc = pcap_dispatch(p, 65536, on_packet, reinterpret_cast<u_char*>(&ctx))) > 0) {
+    if (threaded) thread.flush();
   }
   if (rc == -1) {
     std::fprintf(stderr, "engine: %s\n", pcap_geterr(p));
     return 1;
   }
-  engine.finish();
+  if (threaded)
+    thread.finish(prtt::PcapCounts{});
+  else
+    engine.finish();
   pcap_close(p);
   double wall = bench::mono_seconds() - t0;
+  struct timespec tcpu;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &tcpu);
+  const double reader_cpu =
+      static_cast<double>(tcpu.tv_sec) + static_cast<double>(tcpu.tv_nsec) / 1e9;
   const prtt::Counters& c = engine.counters();
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   uint64_t samples = c.samples[0] + c.samples[1] + c.samples[2];
-  std::printf("{\"packets\":%" PRIu64 ",\"samples\":%" PRIu64 ",\"evicted\":%" PRIu64
-              ",\"reports\":%" PRIu64 ",\"rows\":%" PRIu64
-              ",\"wallS\":%.6f,\"userS\":%.6f,\"mpps\":%.3f,\"maxRssKb\":%ld}\n",
-              c.packets, samples, c.flows_evicted, sink.reports, sink.rows, wall,
-              bench::seconds(ru.ru_utime), static_cast<double>(c.packets) / wall / 1e6,
-              ru.ru_maxrss);
+  std::printf(
+      "{\"packets\":%" PRIu64 ",\"samples\":%" PRIu64 ",\"evicted\":%" PRIu64
+      ",\"reports\":%" PRIu64 ",\"rows\":%" PRIu64
+      ",\"wallS\":%.6f,\"userS\":%.6f,\"readerCpuS\":%.6f,\"mpps\":%.3f,\"maxRssKb\":%ld}\n",
+      c.packets, samples, c.flows_evicted, sink.reports, sink.rows, wall,
+      bench::seconds(ru.ru_utime), reader_cpu, static_cast<double>(c.packets) / wall / 1e6,
+      ru.ru_maxrss);
   return 0;
 }

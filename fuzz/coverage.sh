@@ -27,7 +27,7 @@ profdata="$(command -v llvm-profdata-14 || command -v llvm-profdata)"
 cov="$(command -v llvm-cov-14 || command -v llvm-cov)"
 declare -A sources=(
   [fuzz_decode]="../src-native/decode.cc ../src-native/addr.cc"
-  [fuzz_engine]="../src-native/addr.cc ../src-native/decode.cc ../src-native/engine.cc ../src-native/flow_table.cc ../src-native/pairs.cc ../src-native/sampler.cc"
+  [fuzz_engine]="../src-native/addr.cc ../src-native/decode.cc ../src-native/engine.cc ../src-native/flow_table.cc ../src-native/orient.cc ../src-native/pairs.cc ../src-native/sampler.cc"
 )
 mkdir -p out/cov
 for t in "${targets[@]}"; do

@@ -92,6 +92,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     opt_.capture.snaplen = static_cast<int>(num("snaplen", 512));
     opt_.capture.buffer_size = static_cast<int>(num("bufferSize", 0));
     opt_.capture.timeout_ms = static_cast<int>(num("readTimeout", 200));
+    opt_.threads = static_cast<int>(num("threads", 0));
     addrs("local", &opt_.engine.local);
     addrs("exclude", &opt_.exclude);
     opt_.engine.idle_ttl_ns = static_cast<int64_t>(num("idleTtl", 300) * 1e9);

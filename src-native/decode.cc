@@ -3,20 +3,11 @@
 #include <cstring>
 
 namespace prtt {
-namespace {
-
-inline uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t rd32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-         static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
-
-constexpr uint16_t kEtherIpv4 = 0x0800;
-constexpr uint16_t kEtherIpv6 = 0x86dd;
+namespace detail {
 
 // TCP options (RFC 9293 §3.2, RFC 7323 §3 timestamps, RFC 2018 §3 SACK).
 // Options cut by the snaplen are parsed as far as they were captured.
-void parse_options(const uint8_t* p, uint32_t len, TcpPacket* out) {
+void parse_options(const uint8_t* p, uint32_t len, TcpFields* out) {
   uint32_t i = 0;
   while (i < len) {
     uint8_t kind = p[i];
@@ -39,45 +30,30 @@ void parse_options(const uint8_t* p, uint32_t len, TcpPacket* out) {
   }
 }
 
-// The fields of a TCP header whose length (hlen) the caller has checked
-// against the IP payload; opt_cap bytes of options are captured.
-inline void tcp_fields(const uint8_t* p, uint32_t hlen, uint32_t ip_payload, uint32_t opt_cap,
-                       TcpPacket* out) {
-  out->sport = rd16(p);
-  out->dport = rd16(p + 2);
-  out->seq = rd32(p + 4);
-  out->ack = rd32(p + 8);
-  out->flags = p[13] & 0x3f;
-  out->window = rd16(p + 14);
-  out->payload = ip_payload - hlen;
-  out->sack_blocks = 0;
-  if (opt_cap >= 12 && rd32(p + 20) == 0x0101080a) {
-    // NOP, NOP, Timestamps first: the layout Linux and most stacks put on
-    // every segment after the handshake (RFC 7323 Appendix A), read without
-    // walking the option list.
-    out->has_ts = true;
-    out->tsval = rd32(p + 24);
-    out->tsecr = rd32(p + 28);
-    if (opt_cap > 12) parse_options(p + 32, opt_cap - 12, out);
-    return;
-  }
-  out->has_ts = false;
-  out->tsval = 0;
-  out->tsecr = 0;
-  if (opt_cap > 0) parse_options(p + 20, opt_cap, out);
-}
+}  // namespace detail
 
-Decoded decode_tcp(const uint8_t* p, uint32_t cap, uint32_t ip_payload, TcpPacket* out) {
+namespace {
+
+using detail::rd16;
+using detail::rd32;
+using detail::tcp_fields;
+
+constexpr uint16_t kEtherIpv4 = 0x0800;
+constexpr uint16_t kEtherIpv6 = 0x86dd;
+
+Decoded decode_tcp(const uint8_t* p, uint32_t cap, uint32_t ip_payload, TcpFields* out,
+                   Endpoints* ends) {
   if (cap < 20 || ip_payload < 20) return Decoded::kMalformed;
   uint32_t hlen = static_cast<uint32_t>(p[12] >> 4) * 4;
   if (hlen < 20 || hlen > ip_payload) return Decoded::kMalformed;
   // Options cut by the snaplen are parsed as far as they were captured.
-  tcp_fields(p, hlen, ip_payload, (cap < hlen ? cap : hlen) - 20, out);
+  tcp_fields(p, hlen, ip_payload, (cap < hlen ? cap : hlen) - 20, out, ends);
   return Decoded::kTcp;
 }
 
 // IPv4 (RFC 791 §3.1).
-Decoded decode_ipv4(const uint8_t* p, uint32_t cap, uint32_t wire, TcpPacket* out) {
+Decoded decode_ipv4(const uint8_t* p, uint32_t cap, uint32_t wire, TcpFields* out,
+                    Endpoints* ends) {
   if (cap < 20) return Decoded::kMalformed;
   if ((p[0] >> 4) != 4) return Decoded::kMalformed;
   uint32_t ihl = static_cast<uint32_t>(p[0] & 0x0f) * 4;
@@ -90,15 +66,16 @@ Decoded decode_ipv4(const uint8_t* p, uint32_t cap, uint32_t wire, TcpPacket* ou
   uint16_t frag = rd16(p + 6);
   if ((frag & 0x1fff) != 0) return Decoded::kFragment;
   if (p[9] != 6) return Decoded::kNotTcp;
-  out->src = Addr::v4(p + 12);
-  out->dst = Addr::v4(p + 16);
-  out->v6 = false;
+  ends->src = Addr::v4(p + 12);
+  ends->dst = Addr::v4(p + 16);
+  ends->v6 = false;
   out->length_known = (frag & 0x2000) == 0;
-  return decode_tcp(p + ihl, cap - ihl, total - ihl, out);
+  return decode_tcp(p + ihl, cap - ihl, total - ihl, out, ends);
 }
 
 // IPv6 and its extension-header chain (RFC 8200 §4).
-Decoded decode_ipv6(const uint8_t* p, uint32_t cap, uint32_t wire, TcpPacket* out) {
+Decoded decode_ipv6(const uint8_t* p, uint32_t cap, uint32_t wire, TcpFields* out,
+                    Endpoints* ends) {
   if (cap < 40) return Decoded::kMalformed;
   if ((p[0] >> 4) != 6) return Decoded::kMalformed;
   uint32_t plen = rd16(p + 4);
@@ -112,11 +89,11 @@ Decoded decode_ipv6(const uint8_t* p, uint32_t cap, uint32_t wire, TcpPacket* ou
       case 6: {
         uint32_t used = off - 40;
         if (used > plen) return Decoded::kMalformed;
-        out->src = Addr::v6(p + 8);
-        out->dst = Addr::v6(p + 24);
-        out->v6 = true;
+        ends->src = Addr::v6(p + 8);
+        ends->dst = Addr::v6(p + 24);
+        ends->v6 = true;
         out->length_known = length_known;
-        return decode_tcp(p + off, cap - off, plen - used, out);
+        return decode_tcp(p + off, cap - off, plen - used, out, ends);
       }
       case 0:      // hop-by-hop options
       case 43:     // routing
@@ -155,79 +132,36 @@ Decoded decode_ipv6(const uint8_t* p, uint32_t cap, uint32_t wire, TcpPacket* ou
   return Decoded::kMalformed;
 }
 
-Decoded decode_ip(const uint8_t* p, uint32_t cap, uint32_t wire, TcpPacket* out) {
+Decoded decode_ip(const uint8_t* p, uint32_t cap, uint32_t wire, TcpFields* out, Endpoints* ends) {
   if (cap < 1) return Decoded::kMalformed;
   switch (p[0] >> 4) {
     case 4:
-      return decode_ipv4(p, cap, wire, out);
+      return decode_ipv4(p, cap, wire, out, ends);
     case 6:
-      return decode_ipv6(p, cap, wire, out);
+      return decode_ipv6(p, cap, wire, out, ends);
     default:
       return Decoded::kNotIp;
   }
 }
 
 Decoded decode_ethertype(uint16_t type, const uint8_t* p, uint32_t cap, uint32_t wire,
-                         TcpPacket* out) {
-  if (type == kEtherIpv4) return decode_ipv4(p, cap, wire, out);
-  if (type == kEtherIpv6) return decode_ipv6(p, cap, wire, out);
+                         TcpFields* out, Endpoints* ends) {
+  if (type == kEtherIpv4) return decode_ipv4(p, cap, wire, out, ends);
+  if (type == kEtherIpv6) return decode_ipv6(p, cap, wire, out, ends);
   return Decoded::kNotIp;
 }
 
 // BSD loopback address families: AF_INET is 2 everywhere; AF_INET6 is 10
 // (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
-Decoded decode_null(uint32_t family, const uint8_t* p, uint32_t cap, uint32_t wire,
-                    TcpPacket* out) {
-  if (family == 2) return decode_ipv4(p, cap, wire, out);
+Decoded decode_null(uint32_t family, const uint8_t* p, uint32_t cap, uint32_t wire, TcpFields* out,
+                    Endpoints* ends) {
+  if (family == 2) return decode_ipv4(p, cap, wire, out, ends);
   if (family == 10 || family == 24 || family == 28 || family == 30)
-    return decode_ipv6(p, cap, wire, out);
+    return decode_ipv6(p, cap, wire, out, ends);
   return Decoded::kNotIp;
 }
 
 }  // namespace
-
-Decoded decode_packet(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
-                      TcpPacket* out) {
-  // Fast path for what nearly every packet is: Ethernet without VLAN tags,
-  // IPv4 without options (RFC 791: IHL 5) or IPv6 without extension headers
-  // (RFC 8200: next header TCP), not a fragment, with the whole TCP header
-  // captured. It gives exactly what decode_packet_general gives for these
-  // packets (the unit tests and the fuzzer compare the two); anything else
-  // takes the general path.
-  if (linktype == kLinkEthernet && caplen >= 14 + 20 + 20) {
-    const uint16_t type = rd16(data + 12);
-    const uint8_t* ip = data + 14;
-    const uint32_t cap = caplen - 14;
-    // The tests are combined with & rather than &&: all the bytes are
-    // captured (54 at least), and one branch predicts better than four.
-    if ((type == kEtherIpv4) & (ip[0] == 0x45) & (ip[9] == 6) & ((rd16(ip + 6) & 0x3fff) == 0)) {
-      const uint32_t total = rd16(ip + 2);
-      const uint8_t* t = ip + 20;
-      const uint32_t hlen = static_cast<uint32_t>(t[12] >> 4) * 4;
-      if ((total >= 20 + hlen) & (hlen >= 20) & (cap >= 20 + hlen)) {
-        out->src = Addr::v4(ip + 12);
-        out->dst = Addr::v4(ip + 16);
-        out->v6 = false;
-        out->length_known = true;
-        tcp_fields(t, hlen, total - 20, hlen - 20, out);
-        return Decoded::kTcp;
-      }
-    } else if (type == kEtherIpv6 && (ip[0] >> 4) == 6 && ip[6] == 6 && cap >= 40 + 20) {
-      const uint32_t plen = rd16(ip + 4);
-      const uint8_t* t = ip + 40;
-      const uint32_t hlen = static_cast<uint32_t>(t[12] >> 4) * 4;
-      if ((plen >= hlen) & (hlen >= 20) & (cap >= 40 + hlen)) {
-        out->src = Addr::v6(ip + 8);
-        out->dst = Addr::v6(ip + 24);
-        out->v6 = true;
-        out->length_known = true;
-        tcp_fields(t, hlen, plen, hlen - 20, out);
-        return Decoded::kTcp;
-      }
-    }
-  }
-  return decode_packet_general(linktype, data, caplen, wirelen, out);
-}
 
 bool linktype_supported(int linktype) {
   switch (linktype) {
@@ -248,7 +182,7 @@ bool linktype_supported(int linktype) {
 }
 
 Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
-                              TcpPacket* out) {
+                              TcpFields* out, Endpoints* ends) {
   if (caplen > wirelen) wirelen = caplen;
   switch (linktype) {
     case kLinkEthernet: {
@@ -263,39 +197,48 @@ Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen
         type = rd16(data + off);
       }
       off += 2;
-      return decode_ethertype(type, data + off, caplen - off, wirelen - off, out);
+      return decode_ethertype(type, data + off, caplen - off, wirelen - off, out, ends);
     }
     case kLinkSll: {  // 16-byte header, protocol type at offset 14
       if (caplen < 16) return Decoded::kMalformed;
-      return decode_ethertype(rd16(data + 14), data + 16, caplen - 16, wirelen - 16, out);
+      return decode_ethertype(rd16(data + 14), data + 16, caplen - 16, wirelen - 16, out, ends);
     }
     case kLinkSll2: {  // 20-byte header, protocol type at offset 0
       if (caplen < 20) return Decoded::kMalformed;
-      return decode_ethertype(rd16(data), data + 20, caplen - 20, wirelen - 20, out);
+      return decode_ethertype(rd16(data), data + 20, caplen - 20, wirelen - 20, out, ends);
     }
     case kLinkRaw:
     case kLinkRawBsd:
     case kLinkRawFile:
-      return decode_ip(data, caplen, wirelen, out);
+      return decode_ip(data, caplen, wirelen, out, ends);
     case kLinkIpv4:
-      return decode_ipv4(data, caplen, wirelen, out);
+      return decode_ipv4(data, caplen, wirelen, out, ends);
     case kLinkIpv6:
-      return decode_ipv6(data, caplen, wirelen, out);
+      return decode_ipv6(data, caplen, wirelen, out, ends);
     case kLinkNull: {
       if (caplen < 4) return Decoded::kMalformed;
       uint32_t fam;
       std::memcpy(&fam, data, 4);
       // Host byte order of the capturing machine, which may not be ours.
       if (fam > 0xffff) fam = __builtin_bswap32(fam);
-      return decode_null(fam, data + 4, caplen - 4, wirelen - 4, out);
+      return decode_null(fam, data + 4, caplen - 4, wirelen - 4, out, ends);
     }
     case kLinkLoop: {
       if (caplen < 4) return Decoded::kMalformed;
-      return decode_null(rd32(data), data + 4, caplen - 4, wirelen - 4, out);
+      return decode_null(rd32(data), data + 4, caplen - 4, wirelen - 4, out, ends);
     }
     default:
       return Decoded::kNotIp;
   }
+}
+
+}  // namespace prtt
+
+namespace prtt {
+
+Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
+                              TcpPacket* out) {
+  return decode_packet_general(linktype, data, caplen, wirelen, out, out);
 }
 
 }  // namespace prtt

@@ -7,18 +7,11 @@ namespace prtt {
 Engine::Engine(const EngineOptions& options, EngineSink* sink)
     : opt_(options),
       sink_(sink),
-      local_(options.local),
+      locals_(options.local),
       segments_(options.segment_memory),
       flows_(options.max_flows),
       pairs_(options.soften, options.max_flows),
       sampler_(&segments_, &c_) {
-  for (const Addr& a : local_) {
-    if (!a.is_v4()) continue;
-    uint32_t v;
-    std::memcpy(&v, a.b + 12, 4);
-    local4_.push_back(v);
-  }
-  if (!local4_.empty()) local4_first_ = local4_[0];
   if (opt_.samples) samples_.reserve(4096);
 }
 
@@ -128,47 +121,53 @@ void Engine::finish() {
 
 void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t caplen,
                     uint32_t wirelen) {
-  // Stage 1: decode, orient, hash, and ask for the index slot.
   Pending& q = batch_[(batch_head_ + batch_count_) & (kBatch - 1)];
+  if (!admit(ts, q)) return;
+  Endpoints ends;
+  locals_.orient(decode_packet(linktype, data, caplen, wirelen, &q.o.tcp, &ends), ends, &q.o);
+  stage(q);
+}
+
+void Engine::oriented(int64_t ts, const Oriented& o) {
+  Pending& q = batch_[(batch_head_ + batch_count_) & (kBatch - 1)];
+  if (!admit(ts, q)) return;
+  q.o = o;
+  stage(q);
+}
+
+inline bool Engine::admit(int64_t ts, Pending& q) {
   q.new_window = false;
   if (opt_.sample_window_ns > 0 && !in_window(ts, q)) {
     // Outside a sampling window: as if not captured (the report and expiry
     // clock moves on with the next packet that is).
     c_.packets++;
     c_.outside_window++;
-    return;
+    return false;
   }
   q.ts = ts;
-  q.kind = decode_packet(linktype, data, caplen, wirelen, &q.p);
-  q.ours = false;
-  if (q.kind == Decoded::kTcp) {
-    const TcpPacket& p = q.p;
-    const unsigned where = locality(p);
-    bool from_local = (where & 1) != 0;
-    if (where == 3) {
-      // Both ends ours: orient by the lower endpoint so that both
-      // directions land on one flow.
-      from_local = p.src < p.dst || (p.src == p.dst && p.sport < p.dport);
-    }
-    q.ours = where != 0;
-    q.from_local = from_local;
-    // Selects, not branches: the direction of consecutive packets is
-    // anybody's guess.
-    const Addr* ends[2] = {&p.dst, &p.src};
-    const uint16_t ports[2] = {p.dport, p.sport};
-    q.key.local = *ends[from_local];
-    q.key.remote = *ends[!from_local];
-    q.key.lport = ports[from_local];
-    q.key.rport = ports[!from_local];
+  return true;
+}
+
+inline void Engine::stage(Pending& q) {
+  // Stage 1: the flow key and its hash; ask for the index slot.
+  q.hint = kNil;
+  if (q.o.ours()) {
+    q.key.local = locals_.at(q.o.local);
+    q.key.remote = q.o.remote;
+    q.key.lport = q.o.lport;
+    q.key.rport = q.o.rport;
     q.hash = flows_.key_hash(q.key);
-    if (q.ours) flows_.prefetch_slot(q.hash);
+    flows_.prefetch_slot(q.hash);
   }
   ++batch_count_;
   // Stage 2, half a batch later: the slot has arrived; ask for the entry.
   constexpr uint32_t kHalf = kBatch / 2;
   if (batch_count_ > kHalf) {
-    const Pending& r = batch_[(batch_head_ + batch_count_ - 1 - kHalf) & (kBatch - 1)];
-    if (r.kind == Decoded::kTcp && r.ours) flows_.prefetch_entry(r.hash);
+    Pending& r = batch_[(batch_head_ + batch_count_ - 1 - kHalf) & (kBatch - 1)];
+    if (r.o.ours()) {
+      r.hint = flows_.prefetch_entry(r.hash);
+      r.hint_removals = flows_.removals();
+    }
   }
   // Stage 3, a quarter batch before the work: the entry has arrived; ask
   // for what the work will touch through it (the segment ring, the host
@@ -176,19 +175,17 @@ void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t capl
   constexpr uint32_t kQuarter = kBatch / 4;
   if (batch_count_ > kQuarter) {
     const Pending& r = batch_[(batch_head_ + batch_count_ - 1 - kQuarter) & (kBatch - 1)];
-    if (r.kind == Decoded::kTcp && r.ours) {
-      const uint32_t id = flows_.peek(r.hash);
-      if (id != kNil) {
-        const Flow& f = flows_[id];
-        if (f.ring_block != kNil) {
-          const char* b = reinterpret_cast<const char*>(
-              segments_.block(f.ring_class, f.ring_block) +
-              (f.ring_head & (SlabPool<Segment>::class_size(f.ring_class) - 1)));
-          __builtin_prefetch(b);
-        }
-        pairs_.prefetch(f.pair);
-        flows_.prefetch_links(f);
+    if (r.o.ours() && r.hint != kNil) {
+      // Possibly a flow removed since stage 2: a cache hint, nothing more.
+      const Flow& f = flows_[r.hint];
+      if (f.ring_block != kNil) {
+        const char* b = reinterpret_cast<const char*>(
+            segments_.block(f.ring_class, f.ring_block) +
+            (f.ring_head & (SlabPool<Segment>::class_size(f.ring_class) - 1)));
+        __builtin_prefetch(b);
       }
+      pairs_.prefetch(f.pair);
+      flows_.prefetch_links(f);
     }
   }
   // Stage 4: the oldest packet's flow state is in cache.
@@ -235,8 +232,8 @@ void Engine::process(Pending& q) {
     // no sample may span it. Host pairs keep their smoothed figures.
     flows_.for_each([this](Flow& f) { sampler_.reset(f); });
   }
-  if (q.kind != Decoded::kTcp || !q.ours) {
-    switch (q.kind) {
+  if (!q.o.ours()) {
+    switch (q.o.kind) {
       case Decoded::kTcp:
         c_.tcp++;
         c_.not_local++;
@@ -255,12 +252,14 @@ void Engine::process(Pending& q) {
     return;
   }
   c_.tcp++;
-  const TcpPacket& p = q.p;
+  const TcpFields& p = q.o.tcp;
   const int64_t t = q.ts;
-  const bool from_local = q.from_local;
+  const bool from_local = q.o.from_local();
   const FlowKey& key = q.key;
 
-  uint32_t id = flows_.find(q.hash, key);
+  uint32_t id = q.hint != kNil && q.hint_removals == flows_.removals() && flows_[q.hint].key == key
+                    ? q.hint
+                    : flows_.find(q.hash, key);
   if (id == kNil) {
     if (flows_.full()) {
       uint32_t victim = flows_.oldest();

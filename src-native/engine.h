@@ -13,6 +13,7 @@
 
 #include "decode.h"
 #include "flow_table.h"
+#include "orient.h"
 #include "pairs.h"
 #include "sample.h"
 #include "sampler.h"
@@ -51,6 +52,10 @@ class Engine {
   // arrived; flush() works off the batch. Reports and samples therefore
   // reach the sink in packet order, up to kBatch - 1 packets late.
   void packet(int linktype, int64_t ts, const uint8_t* data, uint32_t caplen, uint32_t wirelen);
+  // The same for a packet decoded and oriented elsewhere (on the capture
+  // thread when the engine has a thread of its own: EngineThread), with
+  // this engine's locals().
+  void oriented(int64_t ts, const Oriented& o);
   // Works off every packet still in the batch (the end of a pcap_dispatch
   // call).
   void flush();
@@ -64,6 +69,8 @@ class Engine {
   const Counters& counters();
   int64_t last_time() const { return now_; }
   size_t memory_bytes() const;
+  // The local addresses, as oriented packets name them.
+  const LocalSet& locals() const { return locals_; }
 
   // Packets between the decode of a packet and the work on its flow: long
   // enough for a prefetch from memory to land (a flow table of a million
@@ -73,35 +80,22 @@ class Engine {
  private:
   // A decoded packet waiting in the batch.
   struct Pending {
-    TcpPacket p;
-    FlowKey key;  // oriented local -> remote, when ours
+    Oriented o;
+    FlowKey key;  // when o.ours
     int64_t ts;
-    uint32_t hash;  // of the key, when ours
-    Decoded kind;
-    bool ours;  // kTcp with a local address at one end
-    bool from_local;
+    uint32_t hash;  // of the key, when o.ours
+    // The flow the index most likely holds for the key (stage 2), and the
+    // flow table's removal count then: if no flow was removed since and
+    // the entry holds the key, the lookup needs no second probe.
+    uint32_t hint;
+    uint32_t hint_removals;
     bool new_window;  // the first packet of a sampling window after a gap
   };
 
-  // Whether the packet's source and destination are local addresses, as
-  // two bits (1: source, 2: destination). No early exit: which end is local
-  // changes from packet to packet, so branches would mispredict.
-  unsigned locality(const TcpPacket& p) const {
-    unsigned bits = 0;
-    if (!p.v6) {
-      uint32_t s, d;
-      std::memcpy(&s, p.src.b + 12, 4);
-      std::memcpy(&d, p.dst.b + 12, 4);
-      // Most hosts have one IPv4 address: test it without a loop.
-      bits = (local4_first_ == s ? 1u : 0u) | (local4_first_ == d ? 2u : 0u);
-      for (size_t i = 1; i < local4_.size(); ++i) {
-        bits |= (local4_[i] == s ? 1u : 0u) | (local4_[i] == d ? 2u : 0u);
-      }
-      return local4_.empty() ? 0 : bits;
-    }
-    for (const Addr& l : local_) bits |= (l == p.src ? 1u : 0u) | (l == p.dst ? 2u : 0u);
-    return bits;
-  }
+  // Whether a packet stamped ts is taken (sampling windows), q readied.
+  bool admit(int64_t ts, Pending& q);
+  // Stages 1 to 4 of a decoded packet (q.ts, q.kind, q.p set).
+  void stage(Pending& q);
   void process(Pending& q);
   // Whether a packet stamped ts falls in a sampling window; notes a new
   // window in q.
@@ -114,9 +108,7 @@ class Engine {
 
   EngineOptions opt_;
   EngineSink* sink_;
-  std::vector<Addr> local_;
-  std::vector<uint32_t> local4_;  // the IPv4 ones, as stored in Addr bytes 12..15
-  uint32_t local4_first_ = 0;     // local4_[0], or 0
+  LocalSet locals_;
   Counters c_;
   SlabPool<Segment> segments_;
   FlowTable flows_;

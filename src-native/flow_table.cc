@@ -32,6 +32,7 @@ void FlowTable::remove(uint32_t id) {
   unlink(id);
   index_.erase(key_hash(f.key), id);
   flows_.free(id);
+  removals_++;
 }
 
 void FlowTable::unlink(uint32_t id) {

@@ -27,19 +27,21 @@ class FlowTable {
   // Cache hints for a lookup to come (see Engine's batch): the index slot,
   // then the entry the slot most likely names.
   void prefetch_slot(uint32_t hash) const { index_.prefetch(hash); }
-  void prefetch_entry(uint32_t hash) const {
+  // Returns that entry's id, or kNil: the first entry of the hash's probe
+  // run with this hash, a likely match but unconfirmed (another key may
+  // share the hash).
+  uint32_t prefetch_entry(uint32_t hash) const {
     uint32_t id = index_.peek(hash);
-    if (id == HashIndex::kNotFound) return;
+    if (id == HashIndex::kNotFound) return kNil;
     const char* p = reinterpret_cast<const char*>(&flows_[id]);
     __builtin_prefetch(p);
     __builtin_prefetch(p + 64);
+    return id;
   }
-  // The entry the index most likely holds for this hash (unconfirmed), or
-  // kNil: for cache hints only.
-  uint32_t peek(uint32_t hash) const {
-    uint32_t id = index_.peek(hash);
-    return id == HashIndex::kNotFound ? kNil : id;
-  }
+  // Flows removed so far. While it stays the same, an id the index named
+  // stays a live flow with the key it had: a flow whose key matches it is
+  // the one find() would return, without probing again (Engine's batch).
+  uint32_t removals() const { return removals_; }
   // Cache hint: the recency-list neighbours a touch of f will write.
   void prefetch_links(const Flow& f) const {
     if (f.prev != kNil) __builtin_prefetch(reinterpret_cast<const char*>(&flows_[f.prev]) + 64);
@@ -120,6 +122,7 @@ class FlowTable {
   FixedPool<Flow> flows_;
   HashIndex index_;
   uint32_t max_flows_;
+  uint32_t removals_ = 0;
   List open_;
   List closed_;
 };

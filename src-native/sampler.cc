@@ -29,7 +29,7 @@ void Sampler::reset(Flow& f) {
   f.state &= kClosed;  // the flow table owns this bit
 }
 
-bool Sampler::new_connection(const Flow& f, const TcpPacket& p, bool from_local) {
+bool Sampler::new_connection(const Flow& f, const TcpFields& p, bool from_local) {
   // Only a SYN without ACK opens a connection (RFC 9293 §3.5). The same ISN
   // again on an open flow is a retransmitted SYN, not a new connection.
   if ((p.flags & (kSyn | kAck)) != kSyn) return false;
@@ -39,7 +39,7 @@ bool Sampler::new_connection(const Flow& f, const TcpPacket& p, bool from_local)
   return !((f.state & known) && p.seq == isn && !(f.state & kClosed));
 }
 
-void Sampler::push(Flow& f, uint32_t start, uint32_t end, int64_t t, const TcpPacket& p,
+void Sampler::push(Flow& f, uint32_t start, uint32_t end, int64_t t, const TcpFields& p,
                    uint8_t flags) {
   uint32_t cap = f.ring_block == kNil ? 0 : SlabPool<Segment>::class_size(f.ring_class);
   if (f.ring_count == 0) f.ring_base = t;
@@ -94,7 +94,7 @@ void Sampler::pop(Flow& f) {
 }
 
 void Sampler::mark_retransmission(Flow& f, uint32_t start, uint32_t end, int64_t t,
-                                  const TcpPacket& p) {
+                                  const TcpFields& p) {
   for (uint32_t i = 0; i < f.ring_count; ++i) {
     Segment* s = at(f, i);
     if (seq_lt(s->start, end) && seq_gt(s->end, start)) s->flags |= kSegRetx;
@@ -110,7 +110,7 @@ void Sampler::mark_retransmission(Flow& f, uint32_t start, uint32_t end, int64_t
     f.state &= ~kRxTs;
 }
 
-void Sampler::outgoing(Flow& f, const TcpPacket& p, int64_t t, Taken* out) {
+void Sampler::outgoing(Flow& f, const TcpFields& p, int64_t t, Taken* out) {
   (void)out;
   const bool syn = p.flags & kSyn;
   const bool fin = p.flags & kFin;
@@ -180,7 +180,7 @@ void Sampler::outgoing(Flow& f, const TcpPacket& p, int64_t t, Taken* out) {
   }
 }
 
-void Sampler::on_ack(Flow& f, const TcpPacket& p, int64_t t, Taken* out) {
+void Sampler::on_ack(Flow& f, const TcpFields& p, int64_t t, Taken* out) {
   const uint32_t a = p.ack;
   if (!(f.state & kSndInit)) {
     f.snd_una = f.snd_max = a;
@@ -282,7 +282,7 @@ void Sampler::on_ack(Flow& f, const TcpPacket& p, int64_t t, Taken* out) {
   f.snd_una = a;
 }
 
-void Sampler::incoming(Flow& f, const TcpPacket& p, int64_t t, Taken* out) {
+void Sampler::incoming(Flow& f, const TcpFields& p, int64_t t, Taken* out) {
   const bool syn = p.flags & kSyn;
   const bool fin = p.flags & kFin;
   if (syn && (!(f.state & kIsnRemote) || f.isn_remote != p.seq)) {

@@ -26,11 +26,11 @@ class Sampler {
 
   // A packet from the local host. Returns true when it opens a new
   // connection on the flow (a SYN with a new ISN): the caller has reset it.
-  void outgoing(Flow& f, const TcpPacket& p, int64_t t, Taken* out);
+  void outgoing(Flow& f, const TcpFields& p, int64_t t, Taken* out);
   // A packet from the remote host.
-  void incoming(Flow& f, const TcpPacket& p, int64_t t, Taken* out);
+  void incoming(Flow& f, const TcpFields& p, int64_t t, Taken* out);
   // Whether a SYN on this flow starts a new connection (port reuse).
-  static bool new_connection(const Flow& f, const TcpPacket& p, bool from_local);
+  static bool new_connection(const Flow& f, const TcpFields& p, bool from_local);
   // Clears the TCP state (and frees the ring), keeping key, links and pair.
   void reset(Flow& f);
   // Frees the flow's segment memory.
@@ -41,10 +41,10 @@ class Sampler {
     uint32_t cap = SlabPool<Segment>::class_size(f.ring_class);
     return segs_->block(f.ring_class, f.ring_block) + ((f.ring_head + i) & (cap - 1));
   }
-  void push(Flow& f, uint32_t start, uint32_t end, int64_t t, const TcpPacket& p, uint8_t flags);
+  void push(Flow& f, uint32_t start, uint32_t end, int64_t t, const TcpFields& p, uint8_t flags);
   void pop(Flow& f);
-  void mark_retransmission(Flow& f, uint32_t start, uint32_t end, int64_t t, const TcpPacket& p);
-  void on_ack(Flow& f, const TcpPacket& p, int64_t t, Taken* out);
+  void mark_retransmission(Flow& f, uint32_t start, uint32_t end, int64_t t, const TcpFields& p);
+  void on_ack(Flow& f, const TcpFields& p, int64_t t, Taken* out);
 
   SlabPool<Segment>* segs_;
   Counters* c_;

@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -21,6 +22,14 @@ int64_t mono_ns() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// CPUs this process may run on (sched_getaffinity(2)); 1 when unknown.
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
 }
 
 Event error_event(const std::string& code, const std::string& message) {
@@ -87,6 +96,8 @@ void Worker::on_packet(u_char* user, const struct pcap_pkthdr* h, const u_char* 
                static_cast<int64_t>(h->ts.tv_usec) * (w->nano_ ? 1 : 1000);
   if (w->detector_ != nullptr) {
     w->detector_->packet(w->linktype_, bytes, h->caplen, h->len);
+  } else if (w->engine_thread_) {
+    w->engine_thread_->packet(w->linktype_, ts, bytes, h->caplen, h->len);
   } else {
     w->engine_->packet(w->linktype_, ts, bytes, h->caplen, h->len);
   }
@@ -120,9 +131,34 @@ bool Worker::detect_local(std::vector<Addr>* local, std::string* why) {
 }
 
 void Worker::publish(bool poll_pcap) {
+  if (engine_thread_) {
+    // The engine's counters belong to its thread: it publishes them, with
+    // the pcap counts read here (the handle belongs to this thread).
+    PcapCounts pc;
+    if (poll_pcap) {
+      pc.valid = true;
+      capture_->stats(&pc.received, &pc.dropped, &pc.if_dropped);
+    }
+    engine_thread_->publish(pc);
+    return;
+  }
   Counters c = engine_->counters();
   if (poll_pcap) capture_->stats(&c.pcap_received, &c.pcap_dropped, &c.pcap_if_dropped);
   mailbox_->publish(c);
+}
+
+void Worker::finish(bool poll_pcap) {
+  if (engine_thread_) {
+    PcapCounts pc;
+    if (poll_pcap) {
+      pc.valid = true;
+      capture_->stats(&pc.received, &pc.dropped, &pc.if_dropped);
+    }
+    engine_thread_->finish(pc);  // returns once the engine thread has ended
+    return;
+  }
+  engine_->finish();
+  publish(poll_pcap);
 }
 
 void Worker::fail(const std::string& code, const std::string& message) {
@@ -173,6 +209,11 @@ void Worker::run() {
                               " flows: lower maxFlows (--max-flows)");
     return;
   }
+  const int threads = opt_.threads > 0 ? opt_.threads : (usable_cpus() >= 2 ? 2 : 1);
+  if (threads >= 2) {
+    engine_thread_.reset(new EngineThread(engine_.get(), mailbox_));
+    engine_thread_->start();
+  }
   {
     Event ready;
     ready.type = Event::Type::kReady;
@@ -200,11 +241,16 @@ void Worker::run() {
       }
       break;
     }
+    if (engine_thread_) engine_thread_->flush();
     if (live) {
       if (rc == 0) capture_->wait(opt_.capture.timeout_ms, wake_fd_);
       // Packets stamped up to one read timeout ago may still be in the
       // kernel's ring: keep the report clock that far behind the wall.
-      engine_->tick(wall_ns() - static_cast<int64_t>(opt_.capture.timeout_ms) * 1000000);
+      const int64_t now = wall_ns() - static_cast<int64_t>(opt_.capture.timeout_ms) * 1000000;
+      if (engine_thread_)
+        engine_thread_->tick(now);
+      else
+        engine_->tick(now);
     }
     int64_t now = mono_ns();
     if (now - last_publish >= 250000000 || (!live && rc == 0)) {
@@ -213,8 +259,7 @@ void Worker::run() {
     }
     if (!live && rc == 0) break;  // end of file
   }
-  engine_->finish();
-  publish(live);
+  finish(live);
   if (!error_code.empty()) mailbox_->post(error_event(error_code, error_message), live);
   Event end;
   end.type = Event::Type::kEnd;

@@ -1,6 +1,9 @@
 // The capture thread: owns the Capture handle and the Engine, runs the
-// pcap_dispatch loop, and posts results to the Mailbox. Created and joined
-// by the JS thread; request_stop() may be called from any thread.
+// pcap_dispatch loop, and posts results to the Mailbox. With two threads
+// (WorkerOptions::threads) it decodes and hands the packets to an
+// EngineThread, which then runs the Engine and calls on_report/on_samples.
+// Created and joined by the JS thread; request_stop() may be called from any
+// thread.
 #pragma once
 
 #include <atomic>
@@ -11,6 +14,7 @@
 
 #include "capture.h"
 #include "engine.h"
+#include "engine_thread.h"
 #include "mailbox.h"
 
 namespace prtt {
@@ -19,6 +23,10 @@ struct WorkerOptions {
   EngineOptions engine;
   CaptureOptions capture;
   std::vector<Addr> exclude;  // never the local address (offline detection)
+  // 1: the capture thread runs the engine itself; 2: the engine gets a
+  // thread of its own (EngineThread); 0: 2 when the process may run on two
+  // CPUs or more (sched_getaffinity(2)), else 1.
+  int threads = 0;
 };
 
 class Worker : public EngineSink {
@@ -40,12 +48,15 @@ class Worker : public EngineSink {
   void fail(const std::string& code, const std::string& message);
   bool detect_local(std::vector<Addr>* local, std::string* why);
   void publish(bool poll_pcap);
+  // Engine::finish and the last publication.
+  void finish(bool poll_pcap);
   static void on_packet(u_char* user, const struct pcap_pkthdr* h, const u_char* bytes);
 
   WorkerOptions opt_;
   std::unique_ptr<Capture> capture_;
   Mailbox* mailbox_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<EngineThread> engine_thread_;  // with two threads; ends before engine_
   std::thread thread_;
   bool stopping_ = false;  // atomic builtins: written by any thread, read by the capture thread
   bool nano_ = false;

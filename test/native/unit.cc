@@ -12,14 +12,17 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "../../src-native/decode.h"
 #include "../../src-native/engine.h"
+#include "../../src-native/engine_thread.h"
 #include "../../src-native/flow_table.h"
 #include "../../src-native/mailbox.h"
 #include "../../src-native/pairs.h"
 #include "../../src-native/pool.h"
 #include "../../src-native/slab.h"
+#include "../../src-native/spsc_ring.h"
 #include "check.h"
 #include "packets.h"
 
@@ -1022,6 +1025,35 @@ TEST(engine_segment_memory_comes_back_after_a_flood) {
   for (const Sample& x : sink.samples) CHECK_EQ(x.rtt_ns, 25 * kMs);
 }
 
+TEST(engine_flow_expired_inside_the_batch) {
+  // A packet's flow is looked up half a batch before its work (Engine's
+  // stages). A flow that expires in between must be found gone, not used
+  // from its freed entry (which still holds its key): flow A idles past its
+  // TTL, and its next packet is staged right behind the packet whose work
+  // expires it.
+  EngineOptions o = options();
+  o.idle_ttl_ns = 1 * kSec;
+  Sink sink;
+  Engine e(o, &sink);
+  pk::Seg other;  // neither end local: only counted
+  other.src = "198.51.100.1";
+  other.dst = "198.51.100.2";
+  const Bytes f = pk::ethernet(pk::ipv4(other));
+  auto others = [&](int64_t t, uint32_t n) {
+    for (uint32_t i = 0; i < n; ++i)
+      e.packet(kLinkEthernet, t, f.data(), static_cast<uint32_t>(f.size()), 0);
+  };
+  feed(e, {{kT0, true, 1, 0, kSyn, 0}}, 5001);  // A
+  others(kT0, Engine::kBatch);
+  others(kT0 + 2 * kSec, 1);                               // its work expires A
+  feed(e, {{kT0 + 2 * kSec, true, 2, 0, kAck, 0}}, 5001);  // A again: a new flow
+  others(kT0 + 2 * kSec, 2 * Engine::kBatch);
+  const Counters& k = e.counters();
+  CHECK_EQ(k.flows_expired, 1u);
+  CHECK_EQ(k.flows_created, 2u);
+  CHECK_EQ(k.flows_active, 1u);
+}
+
 TEST(engine_report_grid) {
   // Boundaries at first packet + k * interval; a report when the first
   // packet at or after a boundary arrives; then the final one at the last
@@ -1073,6 +1105,219 @@ TEST(engine_counts_what_it_skips) {
   CHECK_EQ(k.not_local, 1u);
   CHECK_EQ(k.fragments, 1u);
   CHECK_EQ(k.flows_created, 0u);
+}
+
+namespace {
+
+// Conversations between local and remote hosts, every packet a frame with
+// its capture time: handshakes, data each way with its ACK after a delay
+// drawn per flow, FINs, some flows with timestamps, and frames the engine
+// only counts (neither end local, UDP, cut short). Both directions of a
+// flow between two local addresses are in it too.
+struct Frame {
+  int64_t t;
+  Bytes bytes;
+  uint32_t wire;
+};
+
+std::vector<Frame> conversations(uint32_t flows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<Frame> out;
+  auto emit = [&](int64_t t, const pk::Seg& s, bool v6) {
+    Bytes f = pk::ethernet(v6 ? pk::ipv6(s) : pk::ipv4(s));
+    out.push_back({t, f, static_cast<uint32_t>(f.size() + s.payload)});
+  };
+  for (uint32_t i = 0; i < flows; ++i) {
+    const bool v6 = i % 4 == 3;
+    const bool both_local = i % 17 == 5 && !v6;
+    const std::string local = v6 ? "2001:db8::1" : (i % 2 ? "10.0.0.1" : "10.0.0.2");
+    const std::string remote = both_local ? (local == "10.0.0.1" ? "10.0.0.2" : "10.0.0.1")
+                               : v6       ? "2001:db8:1::" + std::to_string(i % 50 + 1)
+                                          : "192.0.2." + std::to_string(i % 200 + 1);
+    const uint16_t lport = static_cast<uint16_t>(30000 + i), rport = 443;
+    const int64_t rtt = (1 + rng() % 40) * kMs;
+    int64_t t = kT0 + static_cast<int64_t>(rng() % 5000) * kMs;
+    const bool ts = i % 3 == 0;
+    uint32_t tsv = 1000;
+    uint32_t a = rng(), b = rng();  // ISNs
+    auto seg = [&](bool from_local, uint32_t seq, uint32_t ack, uint8_t flags, uint32_t len) {
+      pk::Seg s;
+      s.src = from_local ? local : remote;
+      s.dst = from_local ? remote : local;
+      s.sport = from_local ? lport : rport;
+      s.dport = from_local ? rport : lport;
+      s.seq = seq;
+      s.ack = ack;
+      s.flags = flags;
+      s.payload = len;
+      s.ts = ts;
+      s.tsval = tsv++;
+      s.tsecr = tsv - 2;
+      return s;
+    };
+    emit(t, seg(true, a, 0, kSyn, 0), v6);
+    emit(t + rtt, seg(false, b, a + 1, kSyn | kAck, 0), v6);
+    emit(t + rtt + 100000, seg(true, a + 1, b + 1, kAck, 0), v6);
+    uint32_t sa = a + 1, sb = b + 1;
+    t += rtt + 200000;
+    const int rounds = 1 + static_cast<int>(rng() % 20);
+    for (int r = 0; r < rounds; ++r) {
+      const uint32_t len = 100 + rng() % 1300;
+      emit(t, seg(true, sa, sb, kPsh | kAck, len), v6);
+      sa += len;
+      emit(t + rtt, seg(false, sb, sa, kAck, 0), v6);
+      emit(t + rtt + 50000, seg(false, sb, sa, kPsh | kAck, 200), v6);
+      sb += 200;
+      emit(t + rtt + 60000, seg(true, sa, sb, kAck, 0), v6);
+      t += rtt + static_cast<int64_t>(rng() % 400) * kMs;
+    }
+    if (i % 5 != 0) {
+      emit(t, seg(true, sa, sb, kFin | kAck, 0), v6);
+      emit(t + rtt, seg(false, sb, sa + 1, kFin | kAck, 0), v6);
+    }
+    if (i % 7 == 0) {  // neither end local
+      pk::Seg s;
+      s.src = "198.51.100.1";
+      s.dst = "198.51.100.2";
+      emit(t, s, false);
+    }
+    if (i % 11 == 0) {  // UDP, then a frame cut inside the IP header
+      pk::Seg s;
+      Bytes udp = pk::ipv4(s);
+      udp[9] = 17;
+      Bytes f = pk::ethernet(udp);
+      out.push_back({t, f, static_cast<uint32_t>(f.size())});
+      f.resize(20);
+      out.push_back({t, f, 60});
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Frame& x, const Frame& y) { return x.t < y.t; });
+  return out;
+}
+
+bool same_sample(const Sample& a, const Sample& b) {
+  return a.ts_ns == b.ts_ns && a.rtt_ns == b.rtt_ns && a.local == b.local && a.remote == b.remote &&
+         a.lport == b.lport && a.rport == b.rport && a.kind == b.kind;
+}
+
+bool same_row(const PairRow& a, const PairRow& b) {
+  return a.local == b.local && a.remote == b.remote && a.samples == b.samples &&
+         a.kinds[0] == b.kinds[0] && a.kinds[1] == b.kinds[1] && a.kinds[2] == b.kinds[2] &&
+         a.flows == b.flows && a.total == b.total && a.has_interval == b.has_interval &&
+         a.has_avg == b.has_avg && a.last == b.last && a.avg == b.avg && a.jitter == b.jitter &&
+         a.min == b.min && a.max == b.max && a.p50 == b.p50 && a.p95 == b.p95 && a.p99 == b.p99;
+}
+
+}  // namespace
+
+TEST(spsc_ring_in_order_through_waits) {
+  // A ring of 64 entries, much smaller than what passes through it, so the
+  // producer waits for room; pauses on either side make the other sleep on
+  // its futex and be woken. Every value must arrive once, in order.
+  constexpr uint64_t kCount = 300000;
+  SpscRing<uint64_t, 64> ring;
+  uint64_t sleeps = 0;
+  std::thread consumer([&] {
+    uint64_t want = 0;
+    while (want < kCount) {
+      uint64_t* v = ring.front();
+      if (v == nullptr) {
+        ring.wait([&] { sleeps++; });
+        continue;
+      }
+      CHECK_EQ(*v, want);
+      if (*v != want) return;
+      ++want;
+      ring.pop();
+      // The producer finds the ring full for longer than it spins.
+      if (want % 100000 == 25000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  for (uint64_t i = 0; i < kCount; ++i) {
+    ring.slot() = i;
+    ring.commit();
+    if (i % 50000 == 49999) {
+      ring.publish();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  ring.publish();
+  consumer.join();
+  // Each of the first five producer pauses put the consumer to sleep (the
+  // last one may end the run first).
+  CHECK(sleeps >= 5);
+}
+
+TEST(engine_thread_same_as_engine) {
+  // The same frames through the engine alone and through EngineThread (the
+  // capture thread decodes and orients, the engine thread does the rest):
+  // the same samples, reports and counters, value for value.
+  const std::vector<Frame> frames = conversations(600, 21);
+  EngineOptions o = options();
+  o.local = {addr("10.0.0.1"), addr("10.0.0.2"), addr("2001:db8::1")};
+  o.report_interval_ns = 2 * kSec;
+  o.idle_ttl_ns = 3 * kSec;
+  o.max_flows = 256;  // evictions too
+  Sink direct_sink, threaded_sink;
+  Engine direct(o, &direct_sink);
+  Engine threaded(o, &threaded_sink);
+  Mailbox mailbox([] {});
+  EngineThread thread(&threaded, &mailbox);
+  thread.start();
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const Frame& f = frames[i];
+    const auto n = static_cast<uint32_t>(f.bytes.size());
+    direct.packet(kLinkEthernet, f.t, f.bytes.data(), n, f.wire);
+    thread.packet(kLinkEthernet, f.t, f.bytes.data(), n, f.wire);
+    if (i % 1000 == 999) thread.flush();
+  }
+  direct.finish();
+  PcapCounts pcap;
+  pcap.valid = true;
+  pcap.received = 12345;
+  pcap.dropped = 6;
+  thread.finish(pcap);
+
+  const Counters& a = direct.counters();
+  const Counters b = mailbox.counters();
+  CHECK(a.samples[0] > 1000 && a.samples[1] > 300);
+  CHECK(a.flows_evicted > 0 && a.not_local > 0 && a.not_tcp > 0 && a.malformed > 0);
+  CHECK_EQ(b.packets, a.packets);
+  CHECK_EQ(b.tcp, a.tcp);
+  CHECK_EQ(b.not_tcp, a.not_tcp);
+  CHECK_EQ(b.malformed, a.malformed);
+  CHECK_EQ(b.not_local, a.not_local);
+  CHECK_EQ(b.flows_created, a.flows_created);
+  CHECK_EQ(b.flows_evicted, a.flows_evicted);
+  CHECK_EQ(b.flows_expired, a.flows_expired);
+  for (int k = 0; k < kKinds; ++k) CHECK_EQ(b.samples[k], a.samples[k]);
+  CHECK_EQ(b.karn_refused, a.karn_refused);
+  CHECK_EQ(b.reports, a.reports);
+  CHECK_EQ(b.pcap_received, 12345u);
+  CHECK_EQ(b.pcap_dropped, 6u);
+
+  CHECK_EQ(threaded_sink.samples.size(), direct_sink.samples.size());
+  bool samples_same = threaded_sink.samples.size() == direct_sink.samples.size();
+  for (size_t i = 0; samples_same && i < direct_sink.samples.size(); ++i)
+    samples_same = same_sample(direct_sink.samples[i], threaded_sink.samples[i]);
+  CHECK(samples_same);
+  CHECK(direct_sink.reports.size() >= 3);
+  CHECK_EQ(threaded_sink.reports.size(), direct_sink.reports.size());
+  bool reports_same = threaded_sink.reports.size() == direct_sink.reports.size();
+  for (size_t i = 0; reports_same && i < direct_sink.reports.size(); ++i) {
+    const Report& x = direct_sink.reports[i];
+    const Report& y = threaded_sink.reports[i];
+    reports_same = x.ts_ns == y.ts_ns && x.rows.size() == y.rows.size();
+    for (size_t j = 0; reports_same && j < x.rows.size(); ++j)
+      reports_same = same_row(x.rows[j], y.rows[j]);
+  }
+  CHECK(reports_same);
+  // A pair between two local addresses was measured.
+  bool local_pair = false;
+  for (const Sample& s : direct_sink.samples)
+    local_pair |= s.local == addr("10.0.0.1") && s.remote == addr("10.0.0.2");
+  CHECK(local_pair);
 }
 
 TEST(local_detector) {
