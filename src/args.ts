@@ -40,6 +40,7 @@ export interface CliOptions {
   maxFlows?: number;
   snaplen?: number;
   bufferSize?: number;
+  threads?: 1 | 2;
   extendedMetrics?: boolean;
   telemetry?: boolean;
   progress?: boolean;
@@ -156,6 +157,7 @@ const SPECS: Spec[] = [
   { names: ['max-flows'], kind: 'number', apply: (o, v, n) => (o.maxFlows = num(n, String(v), { integer: true, min: 1 })) },
   { names: ['snaplen'], kind: 'number', apply: (o, v, n) => (o.snaplen = num(n, String(v), LIMITS.snaplen)) },
   { names: ['buffer-size'], kind: 'number', apply: (o, v, n) => (o.bufferSize = num(n, String(v), LIMITS.bufferSize)) },
+  { names: ['threads'], kind: 'number', apply: (o, v, n) => (o.threads = num(n, String(v), LIMITS.threads) === 1 ? 1 : 2) },
   { names: ['extended-metrics'], kind: 'bool', apply: (o, v) => (o.extendedMetrics = v === true) },
   { names: ['telemetry'], kind: 'bool', apply: (o, v) => (o.telemetry = v === true) },
   { names: ['no-telemetry'], kind: 'bool', apply: (o, v) => (o.telemetry = v !== true) },
@@ -270,6 +272,8 @@ Options (they override the configuration file):
   --snaplen N         bytes captured per packet (default 512)
   --buffer-size N     kernel capture buffer in bytes, at least 65536 (live;
                       default libpcap's)
+  --threads N         1 or 2 native threads (default 2 on a machine with two
+                      CPUs or more, else 1)
   --extended-metrics  also send .min .max .p50 .p95 .p99 and a sample count
   --no-telemetry      do not send passive_rtt.* self-metrics
   --progress          show progress on stderr while reading files (default: when

@@ -268,6 +268,7 @@ async function runMain(opts: CliOptions, env: DatadogEnv, logger: Logger, cliOnl
     soften: opts.soften ?? init?.soften,
     maxFlows: opts.maxFlows ?? init?.maxFlows,
     bufferSize: opts.bufferSize ?? init?.bufferSize,
+    threads: opts.threads,
     baseFilter: opts.filter ?? init?.filter ?? DEFAULT_BASE_FILTER,
     telemetry: opts.telemetry ?? init?.telemetry ?? true,
     dnsRefreshInterval: init?.dnsRefreshInterval ?? DEFAULTS.dnsRefreshInterval,

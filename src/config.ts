@@ -37,13 +37,15 @@ export const DEFAULTS = {
 } as const;
 
 /**
- * Bounds shared by the configuration keys and the command-line flags. A
- * snaplen of SNAPLEN_ALL_OPTIONS keeps every TCP option behind the largest
- * link header with two VLAN tags and IPv4 with options (22 + 60 + 60).
+ * Bounds of the command-line flags, shared with the configuration keys where
+ * both exist (threads is a flag only). A snaplen of SNAPLEN_ALL_OPTIONS keeps
+ * every TCP option behind the largest link header with two VLAN tags and IPv4
+ * with options (22 + 60 + 60).
  */
 export const LIMITS = {
   snaplen: { integer: true, min: 68, max: 262144 },
   bufferSize: { integer: true, min: 65536, max: 2 ** 31 - 1 },
+  threads: { integer: true, min: 1, max: 2 },
 } as const;
 export const SNAPLEN_ALL_OPTIONS = 144;
 

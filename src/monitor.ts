@@ -76,6 +76,7 @@ export function validateOptions(options: RttMonitorOptions): void {
   checkNumber(options, 'snaplen', 64, 262144, true);
   checkNumber(options, 'bufferSize', 0, 2 ** 31 - 1, true);
   checkNumber(options, 'readTimeout', 1, 60000, true);
+  checkNumber(options, 'threads', 1, 2, true);
   checkNumber(options, 'idleTtl', 0.001, 1e7, false);
   checkNumber(options, 'expTtl', 0, 1e7, false);
   checkNumber(options, 'reportInterval', 0.001, 1e7, false);

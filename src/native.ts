@@ -14,6 +14,7 @@ export interface NativeMonitorOptions {
   snaplen?: number;
   bufferSize?: number;
   readTimeout?: number;
+  threads?: number;
   local?: string[];
   exclude?: string[];
   idleTtl?: number;

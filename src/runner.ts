@@ -41,6 +41,7 @@ export interface RunSettings {
   soften?: boolean;
   maxFlows?: number;
   bufferSize?: number;
+  threads?: 1 | 2;
   /** go-metro's `-f` (default `tcp`). */
   baseFilter: string;
   telemetry: boolean;
@@ -238,6 +239,7 @@ class Instance {
     if (s.soften !== undefined) o.soften = s.soften;
     if (s.maxFlows !== undefined) o.maxFlows = s.maxFlows;
     if (s.bufferSize !== undefined && !this.isFile) o.bufferSize = s.bufferSize;
+    if (s.threads !== undefined) o.threads = s.threads;
     // A file is sampled in packet time by the engine, so the same capture
     // gives the same windows however fast it is read; live capture closes
     // the handle between windows (pauseWindow), as go-metro stopped sniffing.

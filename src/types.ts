@@ -32,6 +32,13 @@ export interface RttMonitorOptions {
   bufferSize?: number;
   /** Live read timeout in milliseconds: how soon an idle link notices reports and stop(). Default 200. */
   readTimeout?: number;
+  /**
+   * Native threads per monitor. 2: one reads and decodes packets, the other
+   * tracks flows and RTTs (about twice the packet rate of one thread, for
+   * about the same CPU in all). 1: one thread does both. Default: 2 when the
+   * process may run on two CPUs or more, else 1.
+   */
+  threads?: 1 | 2;
   /** Seconds without packets after which a flow is dropped. Default 300. */
   idleTtl?: number;
   /** Seconds a flow is kept after FIN or RST. Default 60. */

@@ -99,6 +99,8 @@ describe('command line: long options', () => {
       '200',
       '--buffer-size',
       '4194304',
+      '--threads',
+      '1',
       '--extended-metrics',
       '--no-telemetry',
     ]);
@@ -119,6 +121,9 @@ describe('command line: long options', () => {
     assert.equal(o.maxFlows, 5000);
     assert.equal(o.snaplen, 200);
     assert.equal(o.bufferSize, 4194304);
+    assert.equal(o.threads, 1);
+    assert.equal(parseArgs(['--threads', '2']).threads, 2);
+    assert.equal(parseArgs([]).threads, undefined);
     assert.equal(o.extendedMetrics, true);
     assert.equal(o.telemetry, false);
     assert.equal(parseArgs(['--progress']).progress, true);
@@ -152,6 +157,8 @@ describe('command line: long options', () => {
     assert.match(usageError(['--interface', 'lo', '--pcap', 'x']).message, /either --interface or --pcap/);
     assert.match(usageError(['--max-flows', '1.5']).message, /whole number/);
     assert.match(usageError(['--buffer-size', '4096']).message, /-buffer-size: must be at least 65536/);
+    assert.match(usageError(['--threads', '3']).message, /-threads: must be at most 2/);
+    assert.match(usageError(['--threads', '0']).message, /-threads: must be at least 1/);
     assert.match(usageError(['--hosts', 'app.example.com,bad name!']).message, /-hosts: "bad name!" is not a host name/);
     assert.match(usageError(['--hosts', '10.0.0.1']).message, /10\.0\.0\.1 is an address, not a host name \(addresses go after --ips\)/);
     assert.match(usageError(['--ips', '10.1.2.3/16']).message, /has bits set after the \/16 prefix; write the block as 10\.1\.0\.0\/16/);
