@@ -6,11 +6,17 @@
  *   node dist/bench/child.js run FILE LOCAL[,LOCAL] MAXFLOWS
  *   node dist/bench/child.js accuracy FILE LOCAL[,LOCAL] MAXFLOWS TRUTH
  *   node dist/bench/child.js live IFACE LOCAL[,LOCAL] READYFILE STOPFILE
+ *
+ * --threads=N anywhere on the line sets RttMonitor's `threads` (default: the
+ * monitor's own).
  */
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { RttMonitor, libpcap, type HostPairReport, type RttSample } from '../src';
 import { TruthCursor } from './truth';
+
+const threadsArg = process.argv.find((a) => a.startsWith('--threads='));
+const THREADS: 1 | 2 | undefined = threadsArg === undefined ? undefined : threadsArg.endsWith('=1') ? 1 : 2;
 
 function print(o: unknown): void {
   process.stdout.write(JSON.stringify(o) + '\n');
@@ -29,7 +35,7 @@ async function runFile(file: string, local: string[], maxFlows: number, truth?: 
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
   eld.enable();
-  const m = new RttMonitor({ file, local, maxFlows, samples: cursor !== undefined });
+  const m = new RttMonitor({ file, local, maxFlows, samples: cursor !== undefined, threads: THREADS });
   m.on('report', (batch: HostPairReport[]) => {
     reports++;
     rows += batch.length;
@@ -71,7 +77,7 @@ async function runFile(file: string, local: string[], maxFlows: number, truth?: 
  */
 async function runLive(iface: string, local: string[], ready: string, stop: string): Promise<void> {
   // libpcap's default buffer, as tcpdump uses it in the comparison.
-  const m = new RttMonitor({ interface: iface, local, reportInterval: 1 });
+  const m = new RttMonitor({ interface: iface, local, reportInterval: 1, threads: THREADS });
   let failure: Error | undefined;
   m.on('error', (e) => {
     failure ??= e;
@@ -86,7 +92,7 @@ async function runLive(iface: string, local: string[], ready: string, stop: stri
 }
 
 async function main(): Promise<void> {
-  const [mode, ...args] = process.argv.slice(2);
+  const [mode, ...args] = process.argv.slice(2).filter((a) => !a.startsWith('--threads='));
   switch (mode) {
     case 'baseline': {
       // An idle process with the addon loaded: what every run pays anyway.

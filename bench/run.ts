@@ -13,12 +13,16 @@
  *
  *   node dist/bench/run.js [--smoke] [--packets N] [--flows 1k,10k,100k,1M]
  *       [--repeats N] [--seed N] [--keep] [--live] [--live-packets N]
- *       [--perf] [--out DIR]
+ *       [--perf] [--threads 1|2] [--out DIR]
  *
  * --smoke: tiny files, one repeat, fails (exit 1) if the harness breaks or
  * accuracy misses its target; for CI. --live: also replays a capture onto a
  * veth pair in a network namespace of its own and compares pcap drop
- * counters of passive-rtt and tcpdump (root only).
+ * counters of passive-rtt and tcpdump (root only). --threads: RttMonitor's
+ * `threads` for passive-rtt's runs (default: the monitor's own, 2 on a
+ * machine with two CPUs or more). Throughput is the packet rate by the wall
+ * clock; "cpu ns/pkt" is every thread's CPU time (user and system) per
+ * packet, beside the floor's in "floor cpu".
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
@@ -43,6 +47,7 @@ interface Options {
   live: boolean;
   livePackets: number;
   perf: boolean;
+  threads?: 1 | 2;
   out: string;
 }
 
@@ -110,11 +115,17 @@ function parseArgs(argv: string[]): Options {
       case '--out':
         o.out = path.resolve(value());
         break;
+      case '--threads': {
+        const t = value();
+        if (t !== '1' && t !== '2') throw new Error('--threads: 1 or 2');
+        o.threads = t === '1' ? 1 : 2;
+        break;
+      }
       case '--help':
       case '-h':
         process.stdout.write(
           'usage: npm run bench -- [--smoke] [--packets N] [--flows 1k,10k,100k,1M] [--repeats N]\n' +
-            '       [--seed N] [--keep] [--live] [--live-packets N] [--perf] [--out DIR]\n',
+            '       [--seed N] [--keep] [--live] [--live-packets N] [--perf] [--threads 1|2] [--out DIR]\n',
         );
         process.exit(0);
         break;
@@ -279,7 +290,7 @@ function floorRun(file: string): TimedRun {
 }
 
 function engineRun(file: string, flows: number): EngineRun {
-  return run<EngineRun>(process.execPath, [CHILD, 'run', file, LOCAL.join(','), String(maxFlows(flows))], 'engine run');
+  return run<EngineRun>(process.execPath, [CHILD, 'run', file, LOCAL.join(','), String(maxFlows(flows)), ...THREADS_ARG], 'engine run');
 }
 
 // The default maxFlows (1M) is the expected working set; closed flows stay
@@ -303,6 +314,7 @@ function perfStat(file: string, flows: number): string {
       file,
       LOCAL.join(','),
       String(maxFlows(flows)),
+      ...THREADS_ARG,
     ],
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );
@@ -349,7 +361,11 @@ function scenario(o: Options, flows: number, baselineKb: number): Scenario {
       );
       if (e.packets !== f.packets) throw new Error(`passive-rtt read ${e.packets} packets, the floor ${f.packets}`);
     }
-    const acc = run<EngineRun>(process.execPath, [CHILD, 'accuracy', file, LOCAL.join(','), String(maxFlows(flows)), `${base}.truth`], 'accuracy run');
+    const acc = run<EngineRun>(
+      process.execPath,
+      [CHILD, 'accuracy', file, LOCAL.join(','), String(maxFlows(flows)), `${base}.truth`, ...THREADS_ARG],
+      'accuracy run',
+    );
     const a = acc.accuracy as AccuracyResult;
     log(
       `  accuracy: ${a.exact}/${a.truthSamples} exact (${pct(a.exactShare)}), ${a.onAmbiguous} on ambiguous ACKs, ` +
@@ -469,7 +485,7 @@ function startMonitor(ns: string, iface: string, dir: string, tag: string): { bg
   const stop = path.join(dir, `${tag}.stop`);
   fs.rmSync(ready, { force: true });
   fs.rmSync(stop, { force: true });
-  const bg = background('ip', ['netns', 'exec', ns, process.execPath, CHILD, 'live', iface, LOCAL.join(','), ready, stop]);
+  const bg = background('ip', ['netns', 'exec', ns, process.execPath, CHILD, 'live', iface, LOCAL.join(','), ready, stop, ...THREADS_ARG]);
   return { bg, ready, stop };
 }
 
@@ -594,8 +610,12 @@ function targets(scs: Scenario[]): Target[] {
   return t;
 }
 
+// passive-rtt's runs with --threads (RttMonitor's `threads`); none: its default.
+let THREADS_ARG: string[] = [];
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.threads !== undefined) THREADS_ARG = [`--threads=${o.threads}`];
   for (const [p, what] of [
     [GEN, 'bench/gen'],
     [FLOOR, 'bench/floor'],
@@ -638,6 +658,7 @@ async function main(): Promise<void> {
     s.ratio.toFixed(2),
     s.engine.nsPerPacket.toFixed(0),
     s.engine.cpuNsPerPacket.toFixed(0),
+    s.floor.cpuNsPerPacket.toFixed(0),
     (s.engine.maxRssKb / 1024).toFixed(0),
     s.bytesPerFlow.toFixed(0),
     (s.engine.eldP99Ms ?? NaN).toFixed(2),
@@ -648,9 +669,24 @@ async function main(): Promise<void> {
   const out = [
     '',
     `passive-rtt benchmark: medians of ${o.repeats} run(s), ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, node ${process.version}, ` +
-      `load average ${loadStart.map((x) => x.toFixed(1)).join(' ')} at start`,
+      `load average ${loadStart.map((x) => x.toFixed(1)).join(' ')} at start, threads ${o.threads ?? 'default'}`,
     table(
-      ['scenario', 'packets', 'floor Mpps', 'prtt Mpps', 'ratio', 'ns/pkt', 'cpu ns/pkt', 'RSS MB', 'B/flow', 'ELD p99 ms', 'exact', 'on ambig.', 'MAE us'],
+      [
+        'scenario',
+        'packets',
+        'floor Mpps',
+        'prtt Mpps',
+        'ratio',
+        'ns/pkt',
+        'cpu ns/pkt',
+        'floor cpu',
+        'RSS MB',
+        'B/flow',
+        'ELD p99 ms',
+        'exact',
+        'on ambig.',
+        'MAE us',
+      ],
       rows,
     ),
     '',
