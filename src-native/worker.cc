@@ -130,16 +130,20 @@ bool Worker::detect_local(std::vector<Addr>* local, std::string* why) {
   return true;
 }
 
+PcapCounts Worker::pcap_counts(bool poll_pcap) {
+  PcapCounts pc;
+  if (poll_pcap) {
+    pc.valid = true;
+    capture_->stats(&pc.received, &pc.dropped, &pc.if_dropped);
+  }
+  return pc;
+}
+
 void Worker::publish(bool poll_pcap) {
   if (engine_thread_) {
     // The engine's counters belong to its thread: it publishes them, with
     // the pcap counts read here (the handle belongs to this thread).
-    PcapCounts pc;
-    if (poll_pcap) {
-      pc.valid = true;
-      capture_->stats(&pc.received, &pc.dropped, &pc.if_dropped);
-    }
-    engine_thread_->publish(pc);
+    engine_thread_->publish(pcap_counts(poll_pcap));
     return;
   }
   Counters c = engine_->counters();
@@ -149,12 +153,8 @@ void Worker::publish(bool poll_pcap) {
 
 void Worker::finish(bool poll_pcap) {
   if (engine_thread_) {
-    PcapCounts pc;
-    if (poll_pcap) {
-      pc.valid = true;
-      capture_->stats(&pc.received, &pc.dropped, &pc.if_dropped);
-    }
-    engine_thread_->finish(pc);  // returns once the engine thread has ended
+    // Returns once the engine thread has ended.
+    engine_thread_->finish(pcap_counts(poll_pcap));
     return;
   }
   engine_->finish();

@@ -50,6 +50,8 @@ class Worker : public EngineSink {
   void publish(bool poll_pcap);
   // Engine::finish and the last publication.
   void finish(bool poll_pcap);
+  // pcap_stats(3PCAP) for a publication (none unless poll_pcap).
+  PcapCounts pcap_counts(bool poll_pcap);
   static void on_packet(u_char* user, const struct pcap_pkthdr* h, const u_char* bytes);
 
   WorkerOptions opt_;

@@ -7,14 +7,11 @@
  * IPv4 and IPv6, the project's capture generator).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { RttMonitor } from '../src';
-import { tmpDir } from './helpers/expect';
+import { generateCapture } from './helpers/generate';
 
-const REPO = path.resolve(__dirname, '..', '..');
 const PACKETS = 3_000_000;
 
 describe('the event loop while a large file is read', function () {
@@ -22,14 +19,7 @@ describe('the event loop while a large file is read', function () {
   let file = '';
 
   before(function () {
-    const make = spawnSync('make', ['-s', '-C', path.join(REPO, 'bench'), 'gen'], { encoding: 'utf8' });
-    assert.equal(make.status, 0, `building bench/gen: ${make.stderr}`);
-    const dir = tmpDir();
-    file = path.join(dir, 'event-loop.pcap');
-    const truth = path.join(dir, 'event-loop.truth');
-    const gen = spawnSync(path.join(REPO, 'bench', 'gen'), ['--packets', String(PACKETS), '--flows', '10000', '-o', file, '-t', truth], { encoding: 'utf8' });
-    assert.equal(gen.status, 0, `bench/gen: ${gen.stderr}`);
-    fs.rmSync(truth, { force: true });
+    file = generateCapture('event-loop', ['--packets', String(PACKETS), '--flows', '10000']).file;
   });
 
   after(() => {

@@ -12,15 +12,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RttError, RttMonitor, type HostPairReport, type RttSample } from '../src';
-import { tmpDir } from './helpers/expect';
+import { generateCapture, type GenSummary } from './helpers/generate';
 
-const REPO = path.resolve(__dirname, '..', '..');
 const LOCAL = ['198.18.0.1', '2001:2::1'];
-
-interface GenSummary {
-  packets: number;
-  samples: { data: number; handshake: number; ts: number };
-}
 
 interface Run {
   reports: HostPairReport[][];
@@ -56,17 +50,7 @@ describe('threads: 1 and 2', function () {
   let gen: GenSummary;
 
   before(function () {
-    const make = spawnSync('make', ['-s', '-C', path.join(REPO, 'bench'), 'gen'], { encoding: 'utf8' });
-    assert.equal(make.status, 0, `building bench/gen: ${make.stderr}`);
-    const dir = tmpDir();
-    file = path.join(dir, 'threads.pcap');
-    const truth = path.join(dir, 'threads.truth');
-    const g = spawnSync(path.join(REPO, 'bench', 'gen'), ['--packets', '400000', '--flows', '3000', '--seed', '7', '-o', file, '-t', truth], {
-      encoding: 'utf8',
-    });
-    assert.equal(g.status, 0, `bench/gen: ${g.stderr}`);
-    gen = JSON.parse(g.stdout.trim().split('\n').pop() ?? '{}') as GenSummary;
-    fs.rmSync(truth, { force: true });
+    ({ file, summary: gen } = generateCapture('threads', ['--packets', '400000', '--flows', '3000', '--seed', '7']));
   });
 
   after(() => {
