@@ -68,8 +68,10 @@ describe('threads: 1 and 2', function () {
     assert.deepEqual(two.reports, one.reports);
     assert.equal(two.samples.length, one.samples.length);
     assert.deepEqual(two.samples, one.samples);
-    const { local: _l1, ...s1 } = one.stats;
-    const { local: _l2, ...s2 } = two.stats;
+    // The engine's counters; how many deliveries JavaScript found folded
+    // together depends on its own timing, not on the engine.
+    const { local: _l1, batchesFolded: _f1, ...s1 } = one.stats;
+    const { local: _l2, batchesFolded: _f2, ...s2 } = two.stats;
     assert.deepEqual(s2, s1);
   });
 
