@@ -6,6 +6,10 @@ namespace prtt {
 
 void EngineThread::start() {
   thread_ = std::thread([this] { run(); });
+  // Named here, not by the thread itself: a new thread starts with its
+  // creator's name ("passive-rtt"), and once start() returns (before the
+  // monitor reports itself ready) it must not pass for a capture thread.
+  pthread_setname_np(thread_.native_handle(), "passive-rtt-eng");
 }
 
 void EngineThread::control(Entry::What what, int64_t ts, const PcapCounts& pcap) {
@@ -47,7 +51,6 @@ void EngineThread::publish_counters(const PcapCounts& pcap) {
 }
 
 void EngineThread::run() {
-  pthread_setname_np(pthread_self(), "passive-rtt-eng");
   for (;;) {
     Entry* e = ring_.front();
     if (e == nullptr) {

@@ -20,7 +20,7 @@ import { RttError, RttMonitor, type RttMonitorOptions } from '../src';
 import { ACK, MS, PcapWriter, RealPair, SYN, US, ip4, samplesPerReport } from './hardening-helpers/capture-writer';
 import type { Scenario, Stage } from './hardening-helpers/lifecycle-child';
 import { loTraffic } from './hardening-helpers/lo-traffic';
-import { captureThreads, waitNoCaptureThreads } from './hardening-helpers/proc';
+import { monitorThreads, waitNoMonitorThreads } from './hardening-helpers/proc';
 
 const CHILD = path.join(__dirname, 'hardening-helpers', 'lifecycle-child.js');
 const LOCAL = '192.0.2.10';
@@ -155,7 +155,7 @@ describe('hardening: lifecycle', function () {
       await m.ended();
       await assert.rejects(m.start(), (e: unknown) => e instanceof RttError && e.code === 'INVALID_STATE');
       assert.equal(m.running, false);
-      assert.equal(captureThreads(), 0);
+      assert.equal(monitorThreads(), 0);
       assert.deepEqual(ev, { reports: [], errors: [], ends: 0 });
       assert.equal(m.stats().packets, 0);
     });
@@ -171,7 +171,7 @@ describe('hardening: lifecycle', function () {
       await assert.rejects(m.start(), (e: unknown) => e instanceof RttError && e.code === 'INVALID_STATE');
       assert.deepEqual(ev, { reports: smallReports, errors: [], ends: 1 });
       assert.equal(m.stats().packets, smallPair.packets);
-      assert.equal(await waitNoCaptureThreads(), 0);
+      assert.equal(await waitNoMonitorThreads(), 0);
     });
 
     it('stop() twice in the middle of a file: one end, one promise, the capture cut short', async function () {
@@ -192,7 +192,7 @@ describe('hardening: lifecycle', function () {
       const packets = m.stats().packets;
       assert.ok(packets > 0 && packets < bigPackets, `stopped mid-file: ${packets} of ${bigPackets} packets`);
       assert.ok(ev.reports.length < 200, `${ev.reports.length} reports: the capture did not run to its end`);
-      assert.equal(await waitNoCaptureThreads(), 0);
+      assert.equal(await waitNoMonitorThreads(), 0);
     });
 
     it('stop() while start() is still detecting the local address: start() resolves, no false LOCAL_ADDRESS_UNKNOWN', async function () {
@@ -216,7 +216,7 @@ describe('hardening: lifecycle', function () {
         assert.deepEqual(m.local, []);
         assert.equal(m.stats().packets, 0);
       }
-      assert.equal(await waitNoCaptureThreads(), 0);
+      assert.equal(await waitNoMonitorThreads(), 0);
     });
 
     it('stop() after a failed start() resolves; the monitor is ended', async function () {
@@ -225,7 +225,7 @@ describe('hardening: lifecycle', function () {
       await m.stop();
       await m.ended();
       assert.equal(m.running, false);
-      assert.equal(captureThreads(), 0);
+      assert.equal(monitorThreads(), 0);
     });
 
     it('stop() twice on a live capture (lo): one end, one promise, a last report', async function () {
@@ -248,7 +248,7 @@ describe('hardening: lifecycle', function () {
         assert.deepEqual(ev.errors, []);
         // The flow on lo is live, so the stop delivers one more report.
         assert.ok(ev.reports.length > before, 'a last report after stop()');
-        assert.equal(await waitNoCaptureThreads(), 0);
+        assert.equal(await waitNoMonitorThreads(), 0);
       } finally {
         await traffic.stop();
       }

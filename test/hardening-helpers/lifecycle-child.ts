@@ -13,7 +13,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { RttMonitor, type RttMonitorOptions } from '../../src';
 import { loTraffic } from './lo-traffic';
-import { captureThreads, openFds, rssKb, waitNoCaptureThreads } from './proc';
+import { captureThreads, monitorThreads, openFds, rssKb, waitNoMonitorThreads } from './proc';
 
 export type Stage = 'open' | 'running' | 'closing';
 
@@ -117,7 +117,7 @@ async function throwing(s: Extract<Scenario, { scenario: 'throw' }>): Promise<vo
   clearTimeout(hang);
   // Let the re-thrown errors of the last delivery surface.
   await new Promise((r) => setImmediate(r));
-  result({ reports, samples, ends, uncaught, stats: m.stats(), threads: await waitNoCaptureThreads() });
+  result({ reports, samples, ends, uncaught, stats: m.stats(), threads: await waitNoMonitorThreads() });
 }
 
 /** Inside a worker_thread: one monitor, every event posted to the parent. */
@@ -157,7 +157,7 @@ async function workerEnd(s: Extract<Scenario, { scenario: 'worker-end' }>): Prom
     w.on('exit', resolve);
     w.on('error', reject);
   });
-  result({ exitCode, reports, samples, end, errors, ms: Date.now() - t0, threads: await waitNoCaptureThreads() });
+  result({ exitCode, reports, samples, end, errors, ms: Date.now() - t0, threads: await waitNoMonitorThreads() });
 }
 
 async function workerTerminate(s: Extract<Scenario, { scenario: 'worker-terminate' }>): Promise<void> {
@@ -181,7 +181,7 @@ async function workerTerminate(s: Extract<Scenario, { scenario: 'worker-terminat
     const terminateMs = Date.now() - t0;
     rounds.push({ reports, threadsBefore, terminateMs, exitCode: await exited });
   }
-  result({ rounds, threads: await waitNoCaptureThreads() });
+  result({ rounds, threads: await waitNoMonitorThreads() });
 }
 
 async function gc(s: Extract<Scenario, { scenario: 'gc' }>): Promise<void> {
@@ -217,7 +217,7 @@ async function gc(s: Extract<Scenario, { scenario: 'gc' }>): Promise<void> {
     void m.start();
   })();
   await settle(30);
-  const afterFile = { collected: [...collected].sort(), fileReports, fileSamples, fileEnded, threads: captureThreads() };
+  const afterFile = { collected: [...collected].sort(), fileReports, fileSamples, fileEnded, threads: monitorThreads() };
   let liveStillRunning = false;
   let liveThreads = 0;
   if (process.getuid?.() === 0) {
@@ -292,7 +292,7 @@ async function loop(s: Extract<Scenario, { scenario: 'loop' }>): Promise<void> {
     offlineSamples,
     liveCycles,
     concurrentThreads,
-    threads: await waitNoCaptureThreads(),
+    threads: await waitNoMonitorThreads(),
     fds0,
     fds1,
     fds2: openFds(),

@@ -1,12 +1,15 @@
 /**
  * What a process holds, read from /proc (proc(5)): its threads by name and
  * its open file descriptors. A monitor's capture thread names itself
- * "passive-rtt" (pthread_setname_np(3)), so a leaked one shows up here.
+ * "passive-rtt" and its engine thread (with `threads: 2`) is named
+ * "passive-rtt-eng" (pthread_setname_np(3)), so a leaked one shows up here.
  */
 import fs from 'node:fs';
 
 /** The name of the capture threads (src-native/worker.cc). */
 export const CAPTURE_THREAD = 'passive-rtt';
+/** The name of the engine threads (src-native/engine_thread.cc). */
+export const ENGINE_THREAD = 'passive-rtt-eng';
 
 /** Names of the threads of a process (/proc/PID/task/TID/comm). */
 export function threadNames(pid: number | 'self' = 'self'): string[] {
@@ -30,6 +33,11 @@ export function threadNames(pid: number | 'self' = 'self'): string[] {
 /** How many capture threads the process has. */
 export function captureThreads(pid: number | 'self' = 'self'): number {
   return threadNames(pid).filter((n) => n === CAPTURE_THREAD).length;
+}
+
+/** How many monitor threads, capture and engine, the process has. */
+export function monitorThreads(pid: number | 'self' = 'self'): number {
+  return threadNames(pid).filter((n) => n === CAPTURE_THREAD || n === ENGINE_THREAD).length;
 }
 
 /** Open file descriptors of this process, by target (sockets, files, eventfds, ...). */
@@ -61,14 +69,15 @@ export function rssAnonKb(): number {
 }
 
 /**
- * Polls until the process has no capture thread left, for up to `ms`:
+ * Polls until the process has no monitor thread (capture or engine) left,
+ * for up to `ms`:
  * a joined thread may stay listed in /proc/PID/task for a moment (the
  * kernel wakes the joiner before it has reaped the task).
  */
-export async function waitNoCaptureThreads(ms = 2000, pid: number | 'self' = 'self'): Promise<number> {
+export async function waitNoMonitorThreads(ms = 2000, pid: number | 'self' = 'self'): Promise<number> {
   const until = Date.now() + ms;
   for (;;) {
-    const n = captureThreads(pid);
+    const n = monitorThreads(pid);
     if (n === 0 || Date.now() >= until) return n;
     await new Promise((r) => setTimeout(r, 10));
   }
