@@ -233,12 +233,3 @@ Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen
 }
 
 }  // namespace prtt
-
-namespace prtt {
-
-Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
-                              TcpPacket* out) {
-  return decode_packet_general(linktype, data, caplen, wirelen, out, out);
-}
-
-}  // namespace prtt

@@ -77,8 +77,10 @@ struct TcpPacket : TcpFields, Endpoints {};
 // fast path is tested against.
 Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
                               TcpFields* tcp, Endpoints* ends);
-Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
-                              TcpPacket* out);
+inline Decoded decode_packet_general(int linktype, const uint8_t* data, uint32_t caplen,
+                                     uint32_t wirelen, TcpPacket* out) {
+  return decode_packet_general(linktype, data, caplen, wirelen, out, out);
+}
 
 namespace detail {
 inline uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
@@ -123,7 +125,7 @@ inline void tcp_fields(const uint8_t* p, uint32_t hlen, uint32_t ip_payload, uin
 
 }  // namespace detail
 
-// Decodes a captured frame: the TCP fields go to tcp, the addresses and
+// Decodes a captured frame: the TCP fields go to out, the addresses and
 // ports to ends (which may be different memory: the engine decodes the
 // fields straight into the entry it hands to its own thread). Inline: it
 // runs once per packet on the capture thread, the fast path below first.

@@ -94,7 +94,7 @@ class Engine {
 
   // Whether a packet stamped ts is taken (sampling windows), q readied.
   bool admit(int64_t ts, Pending& q);
-  // Stages 1 to 4 of a decoded packet (q.ts, q.kind, q.p set).
+  // Stages 1 to 4 of an oriented packet (q.ts and q.o set).
   void stage(Pending& q);
   void process(Pending& q);
   // Whether a packet stamped ts falls in a sampling window; notes a new

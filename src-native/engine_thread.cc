@@ -42,11 +42,7 @@ void EngineThread::finish(const PcapCounts& pcap) {
 void EngineThread::publish_counters(const PcapCounts& pcap) {
   if (mailbox_ == nullptr) return;
   Counters c = engine_->counters();
-  if (pcap.valid) {
-    c.pcap_received = pcap.received;
-    c.pcap_dropped = pcap.dropped;
-    c.pcap_if_dropped = pcap.if_dropped;
-  }
+  pcap.apply(&c);
   mailbox_->publish(c);
 }
 

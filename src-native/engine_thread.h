@@ -30,6 +30,13 @@ struct PcapCounts {
   uint64_t received = 0;
   uint64_t dropped = 0;
   uint64_t if_dropped = 0;
+  // Into the counters of a publication, when read.
+  void apply(Counters* c) const {
+    if (!valid) return;
+    c->pcap_received = received;
+    c->pcap_dropped = dropped;
+    c->pcap_if_dropped = if_dropped;
+  }
 };
 
 class EngineThread {

@@ -39,7 +39,6 @@ class LocalSet {
   explicit LocalSet(const std::vector<Addr>& local);
 
   const Addr& at(uint16_t i) const { return local_[i]; }
-  size_t size() const { return local_.size(); }
 
   // o->kind = kind; for a TCP packet with a local address at one end, the
   // rest of o but o->tcp, which the decoder wrote in place

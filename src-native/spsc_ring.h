@@ -12,12 +12,13 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+
+#include "clock.h"
 
 namespace prtt {
 
@@ -31,10 +32,15 @@ inline void cpu_relax() {
 #endif
 }
 
-inline int64_t mono_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+// Spins for up to ns nanoseconds until ready() holds; whether it did.
+template <typename Ready>
+bool spin(int64_t ns, Ready ready) {
+  const int64_t until = mono_ns() + ns;
+  for (uint32_t i = 0;; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && mono_ns() > until) return false;
+  }
 }
 
 // futex(2): sleep while *word == expected (checked atomically by the
@@ -110,12 +116,7 @@ class SpscRing {
   template <typename Fn>
   void wait(Fn before_sleep) {
     publish_head();
-    const int64_t until = spsc_detail::mono_ns() + kSpinNs;
-    for (uint32_t i = 0;; ++i) {
-      if (front() != nullptr) return;
-      spsc_detail::cpu_relax();
-      if ((i & 63) == 63 && spsc_detail::mono_ns() > until) break;
-    }
+    if (spsc_detail::spin(kSpinNs, [this] { return front() != nullptr; })) return;
     before_sleep();
     publish_head();
     for (;;) {
@@ -141,13 +142,11 @@ class SpscRing {
 
   void wait_room() {
     publish();
-    const int64_t until = spsc_detail::mono_ns() + kSpinNs;
-    for (uint32_t i = 0;; ++i) {
-      head_seen_ = head_.load(std::memory_order_acquire);
-      if (tail_local_ - head_seen_ < N) return;
-      spsc_detail::cpu_relax();
-      if ((i & 63) == 63 && spsc_detail::mono_ns() > until) break;
-    }
+    if (spsc_detail::spin(kSpinNs, [this] {
+          head_seen_ = head_.load(std::memory_order_acquire);
+          return tail_local_ - head_seen_ < N;
+        }))
+      return;
     for (;;) {
       producer_asleep_.store(1, std::memory_order_seq_cst);
       const uint32_t h = head_.load(std::memory_order_seq_cst);

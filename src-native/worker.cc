@@ -5,24 +5,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <ctime>
 #include <new>
+
+#include "clock.h"
 
 namespace prtt {
 namespace {
-
-int64_t wall_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-int64_t mono_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // CPUs this process may run on (sched_getaffinity(2)); 1 when unknown.
 int usable_cpus() {
@@ -147,7 +135,7 @@ void Worker::publish(bool poll_pcap) {
     return;
   }
   Counters c = engine_->counters();
-  if (poll_pcap) capture_->stats(&c.pcap_received, &c.pcap_dropped, &c.pcap_if_dropped);
+  pcap_counts(poll_pcap).apply(&c);
   mailbox_->publish(c);
 }
 

@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RttError, RttMonitor, type HostPairReport, type RttSample } from '../src';
+import { threadNames } from './hardening-helpers/proc';
 import { generateCapture, type GenSummary } from './helpers/generate';
 
 const LOCAL = ['198.18.0.1', '2001:2::1'];
@@ -20,17 +21,6 @@ interface Run {
   reports: HostPairReport[][];
   samples: RttSample[];
   stats: ReturnType<RttMonitor['stats']>;
-}
-
-function threadNames(): string[] {
-  const dir = '/proc/self/task';
-  return fs.readdirSync(dir).map((t) => {
-    try {
-      return fs.readFileSync(path.join(dir, t, 'comm'), 'utf8').trim();
-    } catch {
-      return '';
-    }
-  });
 }
 
 async function run(file: string, threads: 1 | 2): Promise<Run> {
