@@ -22,6 +22,7 @@
 
 #include "../src-native/engine_thread.h"
 #include "clock.h"
+#include "savefile.h"
 
 namespace {
 
@@ -76,7 +77,7 @@ int main(int argc, char** argv) {
   const bool threaded = argc > 4 && std::strtoul(argv[4], nullptr, 10) >= 2;
   char err[PCAP_ERRBUF_SIZE];
   double t0 = bench::mono_seconds();
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(argv[1], PCAP_TSTAMP_PRECISION_NANO, err);
+  pcap_t* p = bench::open_savefile(argv[1], err);
   if (!p) {
     std::fprintf(stderr, "engine: %s\n", err);
     return 1;

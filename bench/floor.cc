@@ -2,7 +2,8 @@
 // per packet: pcap_dispatch(3PCAP) over the file in batches, parse Ethernet
 // (with one VLAN tag), IPv4 or IPv6 to the TCP header, and touch the TCP
 // header (ports, flags, sequence and acknowledgment numbers) so that nothing
-// is optimised away. Prints one JSON line: packets, TCP packets, a checksum of
+// is optimised away. The file is read as passive-rtt reads it
+// (savefile.h). Prints one JSON line: packets, TCP packets, a checksum of
 // what it touched, wall and CPU seconds and peak RSS (getrusage(2)).
 //
 // Usage: floor FILE
@@ -16,6 +17,7 @@
 #include <ctime>
 
 #include "clock.h"
+#include "savefile.h"
 
 namespace {
 
@@ -70,7 +72,7 @@ int main(int argc, char** argv) {
   }
   double t0 = bench::mono_seconds();
   char err[PCAP_ERRBUF_SIZE];
-  pcap_t* p = pcap_open_offline(argv[1], err);
+  pcap_t* p = bench::open_savefile(argv[1], err);
   if (!p) {
     std::fprintf(stderr, "floor: %s\n", err);
     return 1;

@@ -61,6 +61,9 @@ class Capture {
   int linktype_ = 0;
   bool live_ = false;
   bool nano_ = false;
+  // Offline: the stdio buffer of the file libpcap reads (setvbuf(3)); it
+  // must outlive the FILE, which pcap_close() closes in ~Capture.
+  std::unique_ptr<char[]> file_buffer_;
   uint32_t last_[3] = {0, 0, 0};
   uint64_t total_[3] = {0, 0, 0};
 };

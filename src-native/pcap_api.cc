@@ -63,7 +63,7 @@ bool bind_all(void* h, PcapApi* api, std::string* missing) {
   ok &= bind(h, "pcap_set_tstamp_precision", &api->set_tstamp_precision, missing, &count);
   ok &= bind(h, "pcap_get_tstamp_precision", &api->get_tstamp_precision, missing, &count);
   ok &= bind(h, "pcap_activate", &api->activate, missing, &count);
-  ok &= bind(h, "pcap_open_offline_with_tstamp_precision", &api->open_offline, missing, &count);
+  ok &= bind(h, "pcap_fopen_offline_with_tstamp_precision", &api->fopen_offline, missing, &count);
   ok &= bind(h, "pcap_datalink", &api->datalink, missing, &count);
   ok &= bind(h, "pcap_compile", &api->compile, missing, &count);
   ok &= bind(h, "pcap_setfilter", &api->setfilter, missing, &count);

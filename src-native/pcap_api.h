@@ -14,6 +14,7 @@
 // libpcap's, so defining them twice is no conflict.
 #pragma once
 
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -83,8 +84,9 @@ struct PcapApi {
   int (*set_tstamp_precision)(pcap_t* p, int precision);
   int (*get_tstamp_precision)(pcap_t* p);
   int (*activate)(pcap_t* p);
-  // pcap_open_offline_with_tstamp_precision
-  pcap_t* (*open_offline)(const char* fname, u_int precision, char* errbuf);
+  // pcap_fopen_offline_with_tstamp_precision: reads a stream the caller
+  // opened; pcap_close fcloses it, and on failure the caller still owns it.
+  pcap_t* (*fopen_offline)(FILE* fp, u_int precision, char* errbuf);
   int (*datalink)(pcap_t* p);
   int (*compile)(pcap_t* p, struct bpf_program* fp, const char* str, int optimize,
                  bpf_u_int32 netmask);

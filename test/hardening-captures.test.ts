@@ -272,6 +272,17 @@ describe('hardening: bad captures', function () {
       });
     }
 
+    it('rejected 200 times: every descriptor it opened is closed again', async function () {
+      // passive-rtt opens the stream that libpcap then reads; when libpcap
+      // rejects it, closing it is passive-rtt's job.
+      const file = path.join(dir, `malformed-${++n}`);
+      fs.writeFileSync(file, withMagic(0xdeadbeef));
+      const fds = (): number => fs.readdirSync('/proc/self/fd').length;
+      const before = fds();
+      for (let i = 0; i < 200; i++) assert.equal((await run(file)).startError?.code, 'FILE_MALFORMED');
+      assert.equal(fds(), before, 'open descriptors');
+    });
+
     it('a pcap file header and no packet: a capture of nothing, no error', async function () {
       const file = path.join(dir, `header-only-${++n}.pcap`);
       fs.writeFileSync(file, pcapHeader());
