@@ -19,7 +19,7 @@
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags!": ["-fno-exceptions"],
+      "cflags!": ["-fno-exceptions", "-fno-omit-frame-pointer"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O3", "-flto=auto", "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-Wall", "-Wextra"],
       "ldflags": ["-O3", "-flto=auto", "-Wl,--version-script=<(module_root_dir)/binding.map"],

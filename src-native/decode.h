@@ -97,8 +97,9 @@ void parse_options(const uint8_t* p, uint32_t len, TcpFields* out);
 
 // The fields of a TCP header whose length (hlen) the caller has checked
 // against the IP payload; opt_cap bytes of options are captured.
-inline void tcp_fields(const uint8_t* p, uint32_t hlen, uint32_t ip_payload, uint32_t opt_cap,
-                       TcpFields* out, Endpoints* ends) {
+__attribute__((always_inline)) inline void tcp_fields(const uint8_t* p, uint32_t hlen,
+                                                      uint32_t ip_payload, uint32_t opt_cap,
+                                                      TcpFields* out, Endpoints* ends) {
   ends->sport = rd16(p);
   ends->dport = rd16(p + 2);
   out->seq = rd32(p + 4);
@@ -127,10 +128,13 @@ inline void tcp_fields(const uint8_t* p, uint32_t hlen, uint32_t ip_payload, uin
 
 // Decodes a captured frame: the TCP fields go to out, the addresses and
 // ports to ends (which may be different memory: the engine decodes the
-// fields straight into the entry it hands to its own thread). Inline: it
-// runs once per packet on the capture thread, the fast path below first.
-inline Decoded decode_packet(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
-                             TcpFields* out, Endpoints* ends) {
+// fields straight into the entry it hands to its own thread). Always
+// inline: it runs once per packet on the capture thread, the fast path
+// below first, and left to itself the compiler keeps it (and tcp_fields,
+// called from two places) out of line.
+__attribute__((always_inline)) inline Decoded decode_packet(int linktype, const uint8_t* data,
+                                                            uint32_t caplen, uint32_t wirelen,
+                                                            TcpFields* out, Endpoints* ends) {
   // Fast path for what nearly every packet is: Ethernet without VLAN tags,
   // IPv4 without options (RFC 791: IHL 5) or IPv6 without extension headers
   // (RFC 8200: next header TCP), not a fragment, with the whole TCP header

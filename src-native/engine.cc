@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace prtt {
 
@@ -125,14 +126,14 @@ void Engine::packet(int linktype, int64_t ts, const uint8_t* data, uint32_t capl
   if (!admit(ts, q)) return;
   Endpoints ends;
   locals_.orient(decode_packet(linktype, data, caplen, wirelen, &q.o.tcp, &ends), ends, &q.o);
-  stage(q);
+  stage(q, q.o);
 }
 
 void Engine::oriented(int64_t ts, const Oriented& o) {
   Pending& q = batch_[(batch_head_ + batch_count_) & (kBatch - 1)];
   if (!admit(ts, q)) return;
   q.o = o;
-  stage(q);
+  stage(q, o);
 }
 
 inline bool Engine::admit(int64_t ts, Pending& q) {
@@ -148,14 +149,20 @@ inline bool Engine::admit(int64_t ts, Pending& q) {
   return true;
 }
 
-inline void Engine::stage(Pending& q) {
+inline void Engine::stage(Pending& q, const Oriented& from) {
   // Stage 1: the flow key and its hash; ask for the index slot.
   q.hint = kNil;
-  if (q.o.ours()) {
-    q.key.local = locals_.at(q.o.local);
-    q.key.remote = q.o.remote;
-    q.key.lport = q.o.lport;
-    q.key.rport = q.o.rport;
+  if (from.ours()) {
+    q.key.local = locals_.at(from.local);
+    // In two halves, as orient() stored them: one load over two stores
+    // (or over the copy into q.o, which the compiler splits where it
+    // likes) cannot take its data from the store buffer and waits for
+    // both to reach the cache.
+    const uint64_t hi = from.remote.hi(), lo = from.remote.lo();
+    std::memcpy(q.key.remote.b, &hi, 8);
+    std::memcpy(q.key.remote.b + 8, &lo, 8);
+    q.key.lport = from.lport;
+    q.key.rport = from.rport;
     q.hash = flows_.key_hash(q.key);
     flows_.prefetch_slot(q.hash);
   }

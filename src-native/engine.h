@@ -94,8 +94,9 @@ class Engine {
 
   // Whether a packet stamped ts is taken (sampling windows), q readied.
   bool admit(int64_t ts, Pending& q);
-  // Stages 1 to 4 of an oriented packet (q.ts and q.o set).
-  void stage(Pending& q);
+  // Stages 1 to 4 of an oriented packet (q.ts and q.o set); the key is
+  // read from `from`: q.o itself, or the entry q.o was copied from.
+  void stage(Pending& q, const Oriented& from);
   void process(Pending& q);
   // Whether a packet stamped ts falls in a sampling window; notes a new
   // window in q.
