@@ -78,8 +78,11 @@ std::unique_ptr<Capture> Capture::open(const CaptureOptions& o, CaptureError* er
       return nullptr;
     }
   } else {
-    // Tell an unreadable file from one libpcap cannot parse.
-    FILE* f = std::fopen(o.file.c_str(), "rb");
+    // Tell an unreadable file from one libpcap cannot parse. The buffer
+    // first: nothing may throw while the FILE is held here. "e": the
+    // descriptor is not inherited by programs this process runs.
+    c->file_buffer_.reset(new char[kFileBuffer]);
+    FILE* f = std::fopen(o.file.c_str(), "rbe");
     if (f == nullptr) {
       *err = {"FILE_UNREADABLE",
               "cannot read capture file " + o.file + ": " + std::strerror(errno)};
@@ -89,11 +92,12 @@ std::unique_ptr<Capture> Capture::open(const CaptureOptions& o, CaptureError* er
     // thread at a time uses the stream (this one, then the capture thread
     // it is handed to), so it needs none of stdio's per-call locking
     // (__fsetlocking(3)); glibc skips that only in a single-threaded
-    // process, which a Node process never is. A larger
-    // buffer than stdio's default (st_blksize, 4 KiB) takes the file in
-    // fewer read(2) calls.
+    // process, which a Node process never is (musl ignores the request).
+    // The one other user is exit(3), which unbuffers every stream: an
+    // atexit handler stops the reading first (Worker::stop_reading_for_exit).
+    // A larger buffer than stdio's default (st_blksize, 4 KiB) takes the
+    // file in fewer read(2) calls.
     __fsetlocking(f, FSETLOCKING_BYCALLER);
-    c->file_buffer_.reset(new char[kFileBuffer]);
     std::setvbuf(f, c->file_buffer_.get(), _IOFBF, kFileBuffer);
     c->p_ = api->fopen_offline(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
     if (c->p_ == nullptr) {

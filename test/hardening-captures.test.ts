@@ -22,7 +22,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RttError, RttMonitor, type HostPairReport, type MonitorStats, type RttErrorCode } from '../src';
+import { RttError, RttMonitor, type HostPairReport, type MonitorStats, type RttErrorCode, type RttMonitorOptions } from '../src';
 import {
   ACK,
   CB_COPY,
@@ -272,15 +272,31 @@ describe('hardening: bad captures', function () {
       });
     }
 
-    it('rejected 200 times: every descriptor it opened is closed again', async function () {
-      // passive-rtt opens the stream that libpcap then reads; when libpcap
-      // rejects it, closing it is passive-rtt's job.
-      const file = path.join(dir, `malformed-${++n}`);
-      fs.writeFileSync(file, withMagic(0xdeadbeef));
+    it('rejected 200 times, each way: every descriptor it opened is closed again', async function () {
+      // passive-rtt opens the stream libpcap reads: when libpcap rejects it,
+      // closing it is passive-rtt's job; when passive-rtt rejects what
+      // libpcap opened (link type, filter), pcap_close's.
+      const notPcap = path.join(dir, `malformed-${++n}`);
+      fs.writeFileSync(notPcap, withMagic(0xdeadbeef));
+      const wifi = path.join(dir, `wifi-${++n}.pcap`);
+      const b = good('pcap');
+      b.writeUInt32LE(105, 20); // LINKTYPE_IEEE802_11
+      fs.writeFileSync(wifi, b);
+      const goodFile = path.join(dir, `good-${++n}.pcap`);
+      fs.writeFileSync(goodFile, good('pcap'));
+      const ways: { name: string; options: RttMonitorOptions; code: RttErrorCode }[] = [
+        { name: 'not a capture', options: { file: notPcap, local: [LOCAL] }, code: 'FILE_MALFORMED' },
+        { name: 'a link type passive-rtt does not decode', options: { file: wifi, local: [LOCAL] }, code: 'FILE_MALFORMED' },
+        { name: 'an invalid filter', options: { file: goodFile, local: [LOCAL], filter: 'tcp and and port' }, code: 'BAD_FILTER' },
+      ];
       const fds = (): number => fs.readdirSync('/proc/self/fd').length;
-      const before = fds();
-      for (let i = 0; i < 200; i++) assert.equal((await run(file)).startError?.code, 'FILE_MALFORMED');
-      assert.equal(fds(), before, 'open descriptors');
+      for (const w of ways) {
+        const before = fds();
+        for (let i = 0; i < 200; i++) {
+          await assert.rejects(new RttMonitor(w.options).start(), (e: RttError) => e.code === w.code, w.name);
+        }
+        assert.equal(fds(), before, `open descriptors after ${w.name}`);
+      }
     });
 
     it('a pcap file header and no packet: a capture of nothing, no error', async function () {
