@@ -5,7 +5,7 @@
 #                                    (its headers too: bench/ links libpcap, and a test
 #                                    checks src-native/pcap_api.h against them)
 #   scripts/setup-debian.sh --test   also what the test suite uses: tshark, tcpdump,
-#                                    tcpreplay, iproute2, clang/libFuzzer, valgrind,
+#                                    tcpreplay, iproute2, strace, clang/libFuzzer, valgrind,
 #                                    clang-format (npm run lint)
 # Run as root (or through sudo). Packages already installed are not fetched again.
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 packages=(libpcap0.8 libpcap-dev g++ make python3)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(tshark tcpdump tcpreplay iproute2 procps util-linux clang libclang-rt-14-dev libfuzzer-14-dev valgrind clang-format)
+  packages+=(tshark tcpdump tcpreplay iproute2 procps util-linux strace clang libclang-rt-14-dev libfuzzer-14-dev valgrind clang-format)
 fi
 
 missing=()

@@ -5,6 +5,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <mutex>
 #include <new>
 
 #include "clock.h"
@@ -18,6 +22,21 @@ int usable_cpus() {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
   return CPU_COUNT(&set);
+}
+
+// The workers started and not yet joined, for the exit handler. Never
+// destroyed: exit(3) runs it after nothing else may be relied on.
+std::mutex& started_mu() {
+  static std::mutex* mu = new std::mutex;
+  return *mu;
+}
+std::vector<Worker*>& started() {
+  static std::vector<Worker*>* v = new std::vector<Worker*>;
+  return *v;
+}
+void stop_reading_at_exit() {
+  std::lock_guard<std::mutex> lock(started_mu());
+  for (Worker* w : started()) w->stop_reading_for_exit();
 }
 
 Event error_event(const std::string& code, const std::string& message) {
@@ -44,7 +63,24 @@ Worker::~Worker() {
 }
 
 void Worker::start() {
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit(stop_reading_at_exit); });
+  {
+    std::lock_guard<std::mutex> lock(started_mu());
+    started().push_back(this);
+  }
   thread_ = std::thread([this] { run(); });
+}
+
+void Worker::stop_reading_for_exit() {
+  if (capture_->live()) return;  // no stream: nothing of libc's to race with
+  __atomic_store_n(&stopping_, true, __ATOMIC_SEQ_CST);
+  capture_->breakloop();
+  const int64_t deadline = mono_ns() + 100000000;
+  while (__atomic_load_n(&reading_, __ATOMIC_SEQ_CST) && mono_ns() < deadline) {
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, nullptr);
+  }
 }
 
 void Worker::request_stop() {
@@ -60,6 +96,9 @@ void Worker::request_stop() {
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(started_mu());
+  auto& v = started();
+  v.erase(std::remove(v.begin(), v.end(), this), v.end());
 }
 
 void Worker::on_report(Report&& report) {
@@ -104,10 +143,14 @@ bool Worker::detect_local(std::vector<Addr>* local, std::string* why) {
   detector_ = &detector;
   int linktype = linktype_;
   linktype_ = scan->linktype();
-  int rc;
-  while ((rc = scan->dispatch(65536, &Worker::on_packet, reinterpret_cast<u_char*>(this))) > 0) {
-    if (__atomic_load_n(&stopping_, __ATOMIC_ACQUIRE)) break;
+  for (;;) {
+    __atomic_store_n(&reading_, true, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&stopping_, __ATOMIC_SEQ_CST)) break;
+    const int rc = scan->dispatch(65536, &Worker::on_packet, reinterpret_cast<u_char*>(this));
+    __atomic_store_n(&reading_, false, __ATOMIC_RELEASE);
+    if (rc <= 0) break;
   }
+  __atomic_store_n(&reading_, false, __ATOMIC_RELEASE);
   detector_ = nullptr;
   linktype_ = linktype;
   // Interrupted by stop(): a partial scan proves nothing either way.
@@ -212,9 +255,11 @@ void Worker::run() {
   std::string error_code, error_message;
   int64_t last_publish = mono_ns();
   for (;;) {
-    if (__atomic_load_n(&stopping_, __ATOMIC_ACQUIRE)) break;
+    if (!live) __atomic_store_n(&reading_, true, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&stopping_, __ATOMIC_SEQ_CST)) break;
     int rc =
         capture_->dispatch(live ? -1 : 65536, &Worker::on_packet, reinterpret_cast<u_char*>(this));
+    __atomic_store_n(&reading_, false, __ATOMIC_RELEASE);
     if (rc == -2) break;  // pcap_breakloop
     if (rc == -1) {
       std::string detail = capture_->last_error();
@@ -247,6 +292,7 @@ void Worker::run() {
     }
     if (!live && rc == 0) break;  // end of file
   }
+  __atomic_store_n(&reading_, false, __ATOMIC_RELEASE);
   finish(live);
   if (!error_code.empty()) mailbox_->post(error_event(error_code, error_message), live);
   Event end;

@@ -3,7 +3,7 @@
 // (WorkerOptions::threads) it decodes and hands the packets to an
 // EngineThread, which then runs the Engine and calls on_report/on_samples.
 // Created and joined by the JS thread; request_stop() may be called from any
-// thread.
+// thread, stop_reading_for_exit() by the thread that calls exit(3).
 #pragma once
 
 #include <atomic>
@@ -37,6 +37,14 @@ class Worker : public EngineSink {
   void start();
   void request_stop();
   void join();
+  // An offline capture stops reading its file, and this waits (at most a
+  // tenth of a second: a read of a FIFO cannot be interrupted) until the
+  // capture thread is out of pcap_dispatch. Called by exit(3), through an
+  // atexit handler, for every worker started and not yet joined: libc
+  // unbuffers every stream after the atexit handlers, and the capture
+  // file's stream has no lock (Capture::open) to keep that out of a read
+  // in progress.
+  void stop_reading_for_exit();
   bool joinable() const { return thread_.joinable(); }
 
   void on_report(Report&& report) override;
@@ -61,6 +69,11 @@ class Worker : public EngineSink {
   std::unique_ptr<EngineThread> engine_thread_;  // with two threads; ends before engine_
   std::thread thread_;
   bool stopping_ = false;  // atomic builtins: written by any thread, read by the capture thread
+  // Atomic builtins: in pcap_dispatch on an offline capture (capture
+  // thread), read by stop_reading_for_exit. Set before stopping_ is
+  // tested, both sequentially consistent: either the capture thread sees
+  // stopping_, or the exit handler sees it reading.
+  bool reading_ = false;
   bool nano_ = false;
   int wake_fd_ = -1;  // eventfd(2): request_stop() wakes the capture thread's poll
   int linktype_ = 0;
