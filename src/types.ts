@@ -34,8 +34,8 @@ export interface RttMonitorOptions {
   readTimeout?: number;
   /**
    * Native threads per monitor. 2: one reads and decodes packets, the other
-   * tracks flows and RTTs (about 1.6 times the packet rate of one thread
-   * over a file, for about 15 % more CPU in all). 1: one thread does both.
+   * tracks flows and RTTs (about 1.9 times the packet rate of one thread
+   * over a file, for about the same CPU in all). 1: one thread does both.
    * Default: 2 when the process may run on two CPUs or more, else 1.
    */
   threads?: 1 | 2;
