@@ -34,12 +34,11 @@ void parse_options(const uint8_t* p, uint32_t len, TcpFields* out) {
 
 namespace {
 
+using detail::kEtherIpv4;
+using detail::kEtherIpv6;
 using detail::rd16;
 using detail::rd32;
 using detail::tcp_fields;
-
-constexpr uint16_t kEtherIpv4 = 0x0800;
-constexpr uint16_t kEtherIpv6 = 0x86dd;
 
 Decoded decode_tcp(const uint8_t* p, uint32_t cap, uint32_t ip_payload, TcpFields* out,
                    Endpoints* ends) {

@@ -1,6 +1,6 @@
 // The engine on a thread of its own. The capture thread reads each packet
-// from libpcap and decodes it (decode_packet); an SpscRing carries the
-// decoded headers, in capture order, to the engine thread, which does the
+// from libpcap, decodes it (decode_packet) and orients it (LocalSet); an
+// SpscRing carries the oriented headers, in capture order, to the engine thread, which does the
 // rest (flow table, sampler, host pairs, reports). The two halves cost
 // about the same per packet, so on a machine with two cores to spare the
 // pipeline takes packets about 1.9 times as fast as one thread doing both

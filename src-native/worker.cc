@@ -36,7 +36,16 @@ std::vector<Worker*>& started() {
 }
 void stop_reading_at_exit() {
   std::lock_guard<std::mutex> lock(started_mu());
-  for (Worker* w : started()) w->stop_reading_for_exit();
+  std::vector<Worker*> stopped;
+  for (Worker* w : started())
+    if (w->stop_reading_for_exit()) stopped.push_back(w);
+  const int64_t deadline = mono_ns() + 100000000;
+  for (Worker* w : stopped) {
+    while (w->reading() && mono_ns() < deadline) {
+      struct timespec ms = {0, 1000000};
+      nanosleep(&ms, nullptr);
+    }
+  }
 }
 
 Event error_event(const std::string& code, const std::string& message) {
@@ -72,19 +81,14 @@ void Worker::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-void Worker::stop_reading_for_exit() {
-  if (capture_->live()) return;  // no stream: nothing of libc's to race with
-  __atomic_store_n(&stopping_, true, __ATOMIC_SEQ_CST);
-  capture_->breakloop();
-  const int64_t deadline = mono_ns() + 100000000;
-  while (__atomic_load_n(&reading_, __ATOMIC_SEQ_CST) && mono_ns() < deadline) {
-    struct timespec ms = {0, 1000000};
-    nanosleep(&ms, nullptr);
-  }
+bool Worker::stop_reading_for_exit() {
+  if (capture_->live()) return false;  // no stream: nothing of libc's to race with
+  request_stop();
+  return true;
 }
 
 void Worker::request_stop() {
-  __atomic_store_n(&stopping_, true, __ATOMIC_RELEASE);
+  __atomic_store_n(&stopping_, true, __ATOMIC_SEQ_CST);
   if (capture_) capture_->breakloop();
   if (wake_fd_ >= 0) {
     uint64_t one = 1;
@@ -143,14 +147,8 @@ bool Worker::detect_local(std::vector<Addr>* local, std::string* why) {
   detector_ = &detector;
   int linktype = linktype_;
   linktype_ = scan->linktype();
-  for (;;) {
-    __atomic_store_n(&reading_, true, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&stopping_, __ATOMIC_SEQ_CST)) break;
-    const int rc = scan->dispatch(65536, &Worker::on_packet, reinterpret_cast<u_char*>(this));
-    __atomic_store_n(&reading_, false, __ATOMIC_RELEASE);
-    if (rc <= 0) break;
+  while (dispatch(scan.get(), 65536) > 0) {
   }
-  __atomic_store_n(&reading_, false, __ATOMIC_RELEASE);
   detector_ = nullptr;
   linktype_ = linktype;
   // Interrupted by stop(): a partial scan proves nothing either way.
@@ -159,6 +157,16 @@ bool Worker::detect_local(std::vector<Addr>* local, std::string* why) {
   if (!detector.result(opt_.exclude, &a, why)) return false;
   local->push_back(a);
   return true;
+}
+
+int Worker::dispatch(Capture* capture, int count) {
+  __atomic_store_n(&reading_, true, __ATOMIC_SEQ_CST);
+  const int rc =
+      __atomic_load_n(&stopping_, __ATOMIC_SEQ_CST)
+          ? -2
+          : capture->dispatch(count, &Worker::on_packet, reinterpret_cast<u_char*>(this));
+  __atomic_store_n(&reading_, false, __ATOMIC_RELEASE);
+  return rc;
 }
 
 PcapCounts Worker::pcap_counts(bool poll_pcap) {
@@ -255,12 +263,8 @@ void Worker::run() {
   std::string error_code, error_message;
   int64_t last_publish = mono_ns();
   for (;;) {
-    if (!live) __atomic_store_n(&reading_, true, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&stopping_, __ATOMIC_SEQ_CST)) break;
-    int rc =
-        capture_->dispatch(live ? -1 : 65536, &Worker::on_packet, reinterpret_cast<u_char*>(this));
-    __atomic_store_n(&reading_, false, __ATOMIC_RELEASE);
-    if (rc == -2) break;  // pcap_breakloop
+    const int rc = dispatch(capture_.get(), live ? -1 : 65536);
+    if (rc == -2) break;  // stop requested (pcap_breakloop)
     if (rc == -1) {
       std::string detail = capture_->last_error();
       if (live) {
@@ -292,7 +296,6 @@ void Worker::run() {
     }
     if (!live && rc == 0) break;  // end of file
   }
-  __atomic_store_n(&reading_, false, __ATOMIC_RELEASE);
   finish(live);
   if (!error_code.empty()) mailbox_->post(error_event(error_code, error_message), live);
   Event end;

@@ -37,14 +37,14 @@ class Worker : public EngineSink {
   void start();
   void request_stop();
   void join();
-  // An offline capture stops reading its file, and this waits (at most a
-  // tenth of a second: a read of a FIFO cannot be interrupted) until the
-  // capture thread is out of pcap_dispatch. Called by exit(3), through an
-  // atexit handler, for every worker started and not yet joined: libc
-  // unbuffers every stream after the atexit handlers, and the capture
-  // file's stream has no lock (Capture::open) to keep that out of a read
-  // in progress.
-  void stop_reading_for_exit();
+  // For exit(3), through an atexit handler, on every worker started and not
+  // yet joined: libc unbuffers every stream after the atexit handlers, and
+  // the capture file's stream has no lock (Capture::open) to keep that out
+  // of a read in progress. An offline capture is asked to stop (true); the
+  // handler then waits (at most a tenth of a second: a read of a FIFO
+  // cannot be interrupted) until none of those is reading().
+  bool stop_reading_for_exit();
+  bool reading() const { return __atomic_load_n(&reading_, __ATOMIC_SEQ_CST); }
   bool joinable() const { return thread_.joinable(); }
 
   void on_report(Report&& report) override;
@@ -56,6 +56,9 @@ class Worker : public EngineSink {
   void fail(const std::string& code, const std::string& message);
   bool detect_local(std::vector<Addr>* local, std::string* why);
   void publish(bool poll_pcap);
+  // pcap_dispatch, unless stop was requested (then -2, as after
+  // pcap_breakloop), with reading_ set around it.
+  int dispatch(Capture* capture, int count);
   // Engine::finish and the last publication.
   void finish(bool poll_pcap);
   // pcap_stats(3PCAP) for a publication (none unless poll_pcap).
@@ -69,10 +72,10 @@ class Worker : public EngineSink {
   std::unique_ptr<EngineThread> engine_thread_;  // with two threads; ends before engine_
   std::thread thread_;
   bool stopping_ = false;  // atomic builtins: written by any thread, read by the capture thread
-  // Atomic builtins: in pcap_dispatch on an offline capture (capture
-  // thread), read by stop_reading_for_exit. Set before stopping_ is
-  // tested, both sequentially consistent: either the capture thread sees
-  // stopping_, or the exit handler sees it reading.
+  // Atomic builtins: in pcap_dispatch (capture thread), read by the exit
+  // handler. Set before stopping_ is tested, both sequentially consistent
+  // (dispatch(), request_stop()): either the capture thread sees stopping_,
+  // or the exit handler sees it reading.
   bool reading_ = false;
   bool nano_ = false;
   int wake_fd_ = -1;  // eventfd(2): request_stop() wakes the capture thread's poll

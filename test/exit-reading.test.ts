@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { CAPTURE_THREAD } from './hardening-helpers/proc';
 import { tmpDir } from './helpers/expect';
 import { generateCapture } from './helpers/generate';
 
@@ -68,7 +69,7 @@ describe('process.exit() while a capture file is read', function () {
         assert.equal(r.status, 0, `exit status ${r.status}, signal ${r.signal}: ${r.stderr}`);
         const lines = fs.readFileSync(trace, 'utf8').split('\n');
         // The capture thread names itself (pthread_setname_np: prctl PR_SET_NAME).
-        const named = lines.find((l) => /prctl\(PR_SET_NAME, "passive-rtt"\)/.test(l));
+        const named = lines.find((l) => l.includes(`prctl(PR_SET_NAME, "${CAPTURE_THREAD}")`));
         assert.ok(named, 'the capture thread named itself');
         const tid = named.split(/\s+/)[0];
         const reads = lines.filter((l) => l.startsWith(`${tid} `) && /read\(|read resumed/.test(l));
