@@ -1,5 +1,5 @@
 // Opens a capture file for the benchmark's native tools the way passive-rtt
-// opens one (src-native/capture.cc): a 256 KiB stdio buffer and, on glibc,
+// opens one (src-native/capture.cc): a page-aligned 256 KiB stdio buffer and, on glibc,
 // no stdio locking (__fsetlocking(3)), so that the floor and the engine differ from
 // passive-rtt in their per-packet work only, not in how the file is read.
 #pragma once
@@ -14,9 +14,10 @@
 namespace bench {
 
 // A handle with nanosecond timestamps, or nullptr with err filled. The
-// buffer is static: each tool opens one file in its life.
+// buffer is static (each tool opens one file in its life) and starts on a
+// page, as passive-rtt's does.
 inline pcap_t* open_savefile(const char* path, char* err) {
-  static char buffer[256 * 1024];
+  alignas(4096) static char buffer[256 * 1024];
   FILE* f = std::fopen(path, "rbe");
   if (f == nullptr) {
     std::snprintf(err, PCAP_ERRBUF_SIZE, "%s: %s", path, std::strerror(errno));

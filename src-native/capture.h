@@ -61,9 +61,13 @@ class Capture {
   int linktype_ = 0;
   bool live_ = false;
   bool nano_ = false;
-  // Offline: the stdio buffer of the file libpcap reads (setvbuf(3)); it
-  // must outlive the FILE, which pcap_close() closes in ~Capture.
-  std::unique_ptr<char[]> file_buffer_;
+  // Offline: the stdio buffer of the file libpcap reads (setvbuf(3)), in
+  // whole pages; it must outlive the FILE, which pcap_close() closes in
+  // ~Capture.
+  struct alignas(4096) FilePage {
+    char bytes[4096];
+  };
+  std::unique_ptr<FilePage[]> file_buffer_;
   uint32_t last_[3] = {0, 0, 0};
   uint64_t total_[3] = {0, 0, 0};
 };
