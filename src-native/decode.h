@@ -127,8 +127,8 @@ __attribute__((always_inline)) inline void tcp_fields(const uint8_t* p, uint32_t
 }  // namespace detail
 
 // Decodes a captured frame: the TCP fields go to out, the addresses and
-// ports to ends (which may be different memory: the engine decodes the
-// fields straight into the entry it hands to its own thread). Always
+// ports to ends (which may be different memory: the capture thread decodes
+// the fields straight into the entry it hands to the engine thread). Always
 // inline: it runs once per packet on the capture thread, the fast path
 // below first, and left to itself the compiler keeps it (and tcp_fields,
 // called from two places) out of line.

@@ -42,8 +42,7 @@ class LocalSet {
 
   // o->kind = kind; for a TCP packet with a local address at one end, the
   // rest of o but o->tcp, which the decoder wrote in place
-  // (decode_packet(..., &o->tcp, &p)). Only ever stores to *o, which may be
-  // a line another thread read last.
+  // (decode_packet(..., &o->tcp, &p)). Only ever stores to *o.
   void orient(Decoded kind, const Endpoints& p, Oriented* o) const {
     o->kind = kind;
     if (kind != Decoded::kTcp) {

@@ -20,6 +20,10 @@
 
 #include "clock.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace prtt {
 
 namespace spsc_detail {
@@ -81,9 +85,31 @@ class SpscRing {
     ++tail_local_;
     if (tail_local_ - tail_published_ >= kPublishEvery) publish();
   }
+  // slot(), a copy of v, commit(). On x86 the copy is made with
+  // non-temporal stores (MOVNTDQ, SSE2): the slot's line was last read by
+  // the consumer's core, and an ordinary store would first fetch it back
+  // (a read for ownership) and wait on that; these write it whole without
+  // reading it. They are weakly ordered, so publish() fences them (SFENCE)
+  // before the consumer is shown the new tail. Where T has a line to itself
+  // (alignas(64), a multiple of 64 bytes) each put fills whole lines.
+  void put(const T& v) {
+    T& d = slot();
+#if defined(__SSE2__)
+    static_assert(sizeof(T) % 16 == 0 && alignof(T) >= 16, "put() stores 16-byte blocks");
+    const __m128i* from = reinterpret_cast<const __m128i*>(&v);
+    __m128i* to = reinterpret_cast<__m128i*>(&d);
+    for (size_t i = 0; i < sizeof(T) / 16; ++i) _mm_stream_si128(to + i, _mm_load_si128(from + i));
+#else
+    d = v;
+#endif
+    commit();
+  }
   // Makes every committed entry visible to the consumer now.
   void publish() {
     if (tail_local_ == tail_published_) return;
+#if defined(__SSE2__)
+    _mm_sfence();  // put()'s stores are weakly ordered (Intel SDM vol. 2, MOVNTDQ)
+#endif
     tail_published_ = tail_local_;
     tail_.store(tail_local_, std::memory_order_seq_cst);
     // Pairs with the consumer's store to consumer_asleep_ then load of
