@@ -17,6 +17,7 @@ void EngineThread::control(Entry::What what, int64_t ts, const PcapCounts& pcap)
     std::lock_guard<std::mutex> lock(pcap_mu_);
     pcap_ = pcap;
   }
+  put_staged();  // packets before the control entry, in order
   Entry& e = ring_.slot();
   e.what = what;
   e.ts = ts;

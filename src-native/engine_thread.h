@@ -52,18 +52,20 @@ class EngineThread {
   void start();
 
   void packet(int linktype, int64_t ts, const uint8_t* data, uint32_t caplen, uint32_t wirelen) {
-    // Built here, then stored to the ring whole (SpscRing::put).
-    Entry e;
+    put_staged();
     Endpoints ends;
-    const Decoded kind = decode_packet(linktype, data, caplen, wirelen, &e.o.tcp, &ends);
-    locals_.orient(kind, ends, &e.o);
-    e.ts = ts;
-    e.what = Entry::kPacket;
-    ring_.put(e);
+    const Decoded kind = decode_packet(linktype, data, caplen, wirelen, &staged_.o.tcp, &ends);
+    locals_.orient(kind, ends, &staged_.o);
+    staged_.ts = ts;
+    staged_.what = Entry::kPacket;
+    has_staged_ = true;
   }
   // The end of a pcap_dispatch batch: what is queued goes to the engine now
   // (a live capture must not hold packets back for the next batch).
-  void flush() { ring_.publish(); }
+  void flush() {
+    put_staged();
+    ring_.publish();
+  }
   // Engine::tick on the engine thread.
   void tick(int64_t now);
   // Publishes the engine's counters, with these pcap counts, to the mailbox.
@@ -90,6 +92,11 @@ class EngineThread {
   using Ring = SpscRing<Entry, 16384>;
 
   void control(Entry::What what, int64_t ts, const PcapCounts& pcap);
+  // The staged packet into the ring (SpscRing::put), if there is one.
+  void put_staged() {
+    if (has_staged_) ring_.put(staged_);
+    has_staged_ = false;
+  }
   PcapCounts take_pcap();
   void run();
   void publish_counters(const PcapCounts& pcap);
@@ -101,6 +108,13 @@ class EngineThread {
   // and reading it from here would take that cache line back each time.
   const LocalSet locals_;
   Ring ring_;
+  // The latest packet, decoded and oriented, which goes into the ring when
+  // the next one comes (or at flush() or a control entry). put() reads it in
+  // 16-byte blocks, and right after the decoder's narrower stores such a
+  // load would wait for them to drain (a store cannot forward to a load
+  // wider than itself); one packet later they have. Capture thread only.
+  Entry staged_;
+  bool has_staged_ = false;
   std::thread thread_;
   // The pcap counts of the latest kPublish or kFinish (a publication only
   // ever needs the newest).
