@@ -34,7 +34,7 @@ export interface RttMonitorOptions {
   readTimeout?: number;
   /**
    * Native threads per monitor. 2: one reads and decodes packets, the other
-   * tracks flows and RTTs (about 1.9 times the packet rate of one thread
+   * tracks flows and RTTs (about 1.7 times the packet rate of one thread
    * over a file, for about the same CPU in all). 1: one thread does both.
    * Default: 2 when the process may run on two CPUs or more, else 1.
    */
