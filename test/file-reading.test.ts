@@ -6,51 +6,21 @@
  * copy is a tenth of the capture thread's time.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CAPTURE_THREAD } from './hardening-helpers/proc';
 import { tmpDir } from './helpers/expect';
-import { generateCapture } from './helpers/generate';
-
-const REPO = path.resolve(__dirname, '..', '..');
-const LOCAL = ['198.18.0.1', '2001:2::1'];
+import { stracedCapture, traceCaptureThread } from './helpers/strace';
 
 describe('reading a capture file', function () {
   this.timeout(60_000);
-  let file = '';
-
-  before(function () {
-    if (spawnSync('strace', ['-V']).status !== 0) {
-      console.log('      skipped: strace is not installed (scripts/setup-debian.sh --test installs it)');
-      this.skip();
-    }
-    ({ file } = generateCapture('file-reading', ['--packets', '100000', '--flows', '200', '--seed', '5']));
-  });
-
-  after(() => {
-    if (file) fs.rmSync(file, { force: true });
-  });
+  const capture = stracedCapture('file-reading', ['--packets', '100000', '--flows', '200', '--seed', '5']);
 
   for (const threads of [1, 2] as const) {
     it(`threads ${threads}: 256 KiB reads into a page-aligned buffer`, function () {
       const trace = path.join(tmpDir(), `file-reading-${threads}.strace`);
-      const monitor = `const { RttMonitor } = require(${JSON.stringify(path.join(REPO, 'dist', 'src'))});
-        const m = new RttMonitor({ file: ${JSON.stringify(file)}, local: ${JSON.stringify(LOCAL)}, threads: ${threads} });
-        m.on('report', () => {});
-        m.start().then(() => m.ended());`;
+      const { file } = capture;
       // raw=read: the buffer's address as a number, not its contents.
-      const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=read,prctl', '-e', 'raw=read', '-o', trace, process.execPath, '-e', monitor], {
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
-      assert.equal(r.status, 0, `exit status ${r.status}, signal ${r.signal}: ${r.stderr}`);
-      const lines = fs.readFileSync(trace, 'utf8').split('\n');
-      const named = lines.find((l) => l.includes(`prctl(0xf, "${CAPTURE_THREAD}"`) || l.includes(`prctl(PR_SET_NAME, "${CAPTURE_THREAD}")`));
-      assert.ok(named, 'the capture thread named itself');
-      const tid = named.split(/\s+/)[0];
-      const reads = lines
-        .filter((l) => l.startsWith(`${tid} `))
+      const reads = traceCaptureThread(file, threads, trace, ['-e', 'trace=read,prctl', '-e', 'raw=read'], 'return m.ended();')
         .map((l) => /read\(0x[0-9a-f]+, (0x[0-9a-f]+), (0x[0-9a-f]+)/.exec(l))
         .filter((m): m is RegExpExecArray => m !== null);
       const size = fs.statSync(file).size;
