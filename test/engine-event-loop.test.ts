@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { RttMonitor } from '../src';
-import { generateCapture } from './helpers/generate';
+import { GEN_LOCAL, generateCapture } from './helpers/generate';
 
 const PACKETS = 3_000_000;
 
@@ -30,7 +30,7 @@ describe('the event loop while a large file is read', function () {
     const delay = monitorEventLoopDelay({ resolution: 1 });
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
-    const m = new RttMonitor({ file, local: ['198.18.0.1', '2001:2::1'] });
+    const m = new RttMonitor({ file, local: GEN_LOCAL });
     let reports = 0;
     m.on('report', () => reports++);
     const t0 = process.hrtime.bigint();

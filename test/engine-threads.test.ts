@@ -13,9 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RttError, RttMonitor, type HostPairReport, type RttSample } from '../src';
 import { threadNames } from './hardening-helpers/proc';
-import { generateCapture, type GenSummary } from './helpers/generate';
-
-const LOCAL = ['198.18.0.1', '2001:2::1'];
+import { GEN_LOCAL, generateCapture, type GenSummary } from './helpers/generate';
 
 interface Run {
   reports: HostPairReport[][];
@@ -24,7 +22,7 @@ interface Run {
 }
 
 async function run(file: string, threads: 1 | 2): Promise<Run> {
-  const m = new RttMonitor({ file, local: LOCAL, threads, samples: true, reportInterval: 0.25 });
+  const m = new RttMonitor({ file, local: GEN_LOCAL, threads, samples: true, reportInterval: 0.25 });
   const out: Run = { reports: [], samples: [], stats: m.stats() };
   m.on('report', (r) => out.reports.push(r));
   m.on('sample', (s) => out.samples.push(s));
@@ -76,7 +74,7 @@ describe('threads: 1 and 2', function () {
           stdio: 'inherit',
         });
         const exited = new Promise((r) => writer.once('exit', r));
-        const m = new RttMonitor({ file: fifo, local: LOCAL, threads });
+        const m = new RttMonitor({ file: fifo, local: GEN_LOCAL, threads });
         m.on('report', () => {});
         await m.start();
         await new Promise((r) => setTimeout(r, 400));
@@ -95,7 +93,7 @@ describe('threads: 1 and 2', function () {
   it('refuses any other count', () => {
     for (const threads of [0, 3, 1.5]) {
       assert.throws(
-        () => new RttMonitor({ file, local: LOCAL, threads: threads as 1 }),
+        () => new RttMonitor({ file, local: GEN_LOCAL, threads: threads as 1 }),
         (e: unknown) => e instanceof RttError && e.code === 'INVALID_OPTION' && /threads/.test(e.message),
       );
     }

@@ -11,6 +11,9 @@ import { tmpDir } from './expect';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 
+/** The local addresses bench/gen writes (its one local host, IPv4 and IPv6). */
+export const GEN_LOCAL = ['198.18.0.1', '2001:2::1'];
+
 export interface GenSummary {
   packets: number;
   samples: { data: number; handshake: number; ts: number };

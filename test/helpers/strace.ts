@@ -7,10 +7,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CAPTURE_THREAD } from '../hardening-helpers/proc';
-import { generateCapture } from './generate';
+import { GEN_LOCAL, generateCapture } from './generate';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const LOCAL = ['198.18.0.1', '2001:2::1'];
 
 /**
  * In a describe(): skips the suite when strace is missing, and generates a
@@ -39,7 +38,7 @@ export function stracedCapture(name: string, genArgs: string[]): { file: string 
  */
 export function traceCaptureThread(file: string, threads: 1 | 2, trace: string, straceOptions: string[], then: string): string[] {
   const monitor = `const { RttMonitor } = require(${JSON.stringify(path.join(REPO, 'dist', 'src'))});
-    const m = new RttMonitor({ file: ${JSON.stringify(file)}, local: ${JSON.stringify(LOCAL)}, threads: ${threads} });
+    const m = new RttMonitor({ file: ${JSON.stringify(file)}, local: ${JSON.stringify(GEN_LOCAL)}, threads: ${threads} });
     m.on('report', () => {});
     m.start().then(() => { ${then} });`;
   const r = spawnSync('strace', ['-f', '-qq', ...straceOptions, '-o', trace, process.execPath, '-e', monitor], {
