@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { RttError } from './errors';
-import { addon, toRttError, type NativeMonitor, type NativeStats } from './native';
+import { addon, reportRows, toRttError, type NativeMonitor, type NativeReport, type NativeStats } from './native';
 import type { HostPairReport, MonitorStats, RttMonitorOptions, RttSample } from './types';
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'ended';
@@ -221,7 +221,7 @@ export class RttMonitor extends EventEmitter<RttMonitorEvents> {
         break;
       }
       case 'report':
-        this.#emitSafely(() => this.emit('report', payload as HostPairReport[]));
+        this.#emitSafely(() => this.emit('report', reportRows(payload as NativeReport)));
         break;
       case 'samples':
         for (const s of payload as RttSample[]) this.#emitSafely(() => this.emit('sample', s));

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { RttError } from './errors';
-import type { MonitorStats, RttErrorCode } from './types';
+import type { HostPairReport, MonitorStats, RttErrorCode } from './types';
 
 export interface NativeMonitorOptions {
   interface?: string;
@@ -49,6 +49,72 @@ export interface NativeAddon {
   libpcapInfo(): { library: string; version: string };
   resolveLibpcap(names?: string[]): { library?: string; error?: string };
   libpcapNames(): string[];
+  /** The numbers of a packed report row, in order (REPORT_FIELDS). */
+  reportFields: string[];
+}
+
+/**
+ * A report as the addon delivers it: the addresses of row i at 2i (local)
+ * and 2i + 1 (remote), its numbers at REPORT_FIELDS.length · i, NaN where
+ * the row has none. Packed because building each row object through N-API
+ * costs the JS thread several times what an object literal here costs.
+ */
+export interface NativeReport {
+  ts: number;
+  iface: string;
+  addrs: string[];
+  values: Float64Array;
+}
+
+/** The layout of a packed report row: the addon's reportFields, in its order. */
+export const REPORT_FIELDS = [
+  'samples',
+  'data',
+  'handshake',
+  'ts',
+  'rttMs',
+  'avgMs',
+  'jitterMs',
+  'minMs',
+  'maxMs',
+  'p50Ms',
+  'p95Ms',
+  'p99Ms',
+  'totalSamples',
+  'flows',
+] as const;
+const W = REPORT_FIELDS.length;
+
+function orNull(v: number): number | null {
+  return v === v ? v : null; // NaN: no value
+}
+
+/** The row objects of a packed report. */
+export function reportRows(r: NativeReport): HostPairReport[] {
+  const { ts, iface, addrs, values: v } = r;
+  const n = addrs.length >> 1;
+  const rows = new Array<HostPairReport>(n);
+  for (let i = 0, j = 0; i < n; i++, j += W) {
+    rows[i] = {
+      ts,
+      iface,
+      src: addrs[2 * i],
+      dst: addrs[2 * i + 1],
+      samples: v[j],
+      samplesByKind: { data: v[j + 1], handshake: v[j + 2], ts: v[j + 3] },
+      rttMs: orNull(v[j + 4]),
+      avgMs: orNull(v[j + 5]),
+      jitterMs: orNull(v[j + 6]),
+      minMs: orNull(v[j + 7]),
+      maxMs: orNull(v[j + 8]),
+      p50Ms: orNull(v[j + 9]),
+      p95Ms: orNull(v[j + 10]),
+      p99Ms: orNull(v[j + 11]),
+      totalSamples: v[j + 12],
+      flows: v[j + 13],
+    };
+  }
+  return rows;
 }
 
 let cached: NativeAddon | undefined;

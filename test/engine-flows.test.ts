@@ -10,6 +10,7 @@ import path from 'node:path';
 import { analyze, RttError, type HostPairReport, type RttSample } from '../src';
 import { BASE_S, Conversation, merge } from './helpers/conversation';
 import { capture, expectSamples, near, tmpDir } from './helpers/expect';
+import { addon, REPORT_FIELDS } from '../src/native';
 
 const LOCAL = '10.0.0.1';
 
@@ -406,6 +407,79 @@ describe('engine: flows, reports and aggregates', () => {
       });
     });
   }
+
+  it('a report row carries every field, in order, each from its own source', async () => {
+    // Interval 1 (0-1 s): handshake 30 ms, a request of 10 ms. Interval 2: a
+    // second connection's handshake of 25 ms, requests of 20, 40 and 15 ms.
+    const a = conv(40001, '10.0.0.2');
+    a.handshake(0, 30_000, 30_100);
+    a.data(100_000, 'client', 10);
+    a.ack(110_000, 'server');
+    for (const [t, rtt] of [
+      [1_200_000, 20_000],
+      [1_400_000, 40_000],
+      [1_600_000, 15_000],
+    ]) {
+      a.data(t, 'client', 10);
+      a.ack(t + rtt, 'server');
+    }
+    a.data(2_500_000, 'client', 10); // moves packet time past the second report
+    const b = conv(40002, '10.0.0.2', { offset: 1_000_000 });
+    b.handshake(0, 25_000, 25_100);
+    const r = await analyze({ file: capture(merge(a.records(), b.records())), local: [LOCAL], reportInterval: 1 });
+    const x = r.reports[1]?.[0];
+    assert.ok(x, 'second report');
+    assert.deepEqual(Object.keys(x), [
+      'ts',
+      'iface',
+      'src',
+      'dst',
+      'samples',
+      'samplesByKind',
+      'rttMs',
+      'avgMs',
+      'jitterMs',
+      'minMs',
+      'maxMs',
+      'p50Ms',
+      'p95Ms',
+      'p99Ms',
+      'totalSamples',
+      'flows',
+    ]);
+    const { srtt, rttvar } = rfc6298([30, 10, 25, 20, 40, 15]);
+    assert.deepEqual(
+      { ...x, ts: Math.round((x.ts - BASE_S) * 1e6) },
+      {
+        ts: 2_000_000,
+        iface: 'file',
+        src: LOCAL,
+        dst: '10.0.0.2',
+        samples: 4,
+        samplesByKind: { data: 3, handshake: 1, ts: 0 },
+        rttMs: x.rttMs,
+        avgMs: x.avgMs,
+        jitterMs: x.jitterMs,
+        minMs: x.minMs,
+        maxMs: x.maxMs,
+        p50Ms: x.p50Ms,
+        p95Ms: x.p95Ms,
+        p99Ms: x.p99Ms,
+        totalSamples: 6,
+        flows: 2,
+      },
+    );
+    near(x.rttMs, 15, 1e-6, 'last');
+    near(x.avgMs, srtt, 1e-6, 'avg');
+    near(x.jitterMs, rttvar, 1e-6, 'jitter');
+    near(x.minMs, 15, 1e-6, 'min');
+    near(x.maxMs, 40, 1e-6, 'max');
+    near(x.p50Ms, 20, 0.2, 'p50');
+    near(x.p95Ms, 40, 0.4, 'p95');
+    near(x.p99Ms, 40, 0.4, 'p99');
+    // The addon packs these numbers in the order native.ts unpacks them.
+    assert.deepEqual(addon().reportFields, [...REPORT_FIELDS]);
+  });
 
   it('percentiles: exact on a multiset, within 1 % of the order statistics on a log-uniform set', async () => {
     // Ten samples: 3 × 10 ms, 5 × 20 ms (with the handshake), 2 × 100 ms.
