@@ -14,7 +14,7 @@ import type { LogLevel } from './logger';
 import { parseStatsdAddress } from './statsd';
 import type { StatsdTarget } from './statsd';
 import { hostNameProblem, parseWhitelistEntry } from './whitelist';
-import net from 'node:net';
+import { ipVersion } from './ip';
 
 export type OutputFormat = 'text' | 'json' | 'none';
 
@@ -105,7 +105,7 @@ const SPECS: Spec[] = [
     names: ['local'],
     kind: 'list',
     apply: (o, v, name) => {
-      for (const a of list(String(v))) if (net.isIP(a) === 0) throw usage(`-${name}: ${JSON.stringify(a)} is not an IP address`);
+      for (const a of list(String(v))) if (ipVersion(a) === 0) throw usage(`-${name}: ${JSON.stringify(a)} is not an IP address`);
       o.local = [...(o.local ?? []), ...list(String(v))];
     },
   },
@@ -126,7 +126,7 @@ const SPECS: Spec[] = [
     apply: (o, v, name) => {
       for (const h of list(String(v))) {
         const e = hostNameProblem(h);
-        if (e !== undefined) throw usage(`-${name}: ${e}${net.isIP(h) !== 0 ? ' (addresses go after --ips)' : ''}`);
+        if (e !== undefined) throw usage(`-${name}: ${e}${ipVersion(h) !== 0 ? ' (addresses go after --ips)' : ''}`);
       }
       o.hosts = [...(o.hosts ?? []), ...list(String(v))];
     },

@@ -19,7 +19,7 @@ import type { LogLevel } from './logger';
 import { parseStatsdAddress } from './statsd';
 import type { StatsdTarget } from './statsd';
 import { hostNameProblem, parseWhitelistEntry } from './whitelist';
-import net from 'node:net';
+import { ipVersion } from './ip';
 
 /** go-metro's defaults (metro.go, go-metro.yaml.example). */
 export const DEFAULTS = {
@@ -388,9 +388,9 @@ function readInit(w: Walker, map: YAMLMap, init: InitConfig, baseDir: string): v
         if (v !== undefined) {
           const h = v.trim();
           const port = /^(.+):(\d+)$/.exec(h);
-          if (net.isIP(h) !== 0 || (h !== '' && hostNameProblem(h) === undefined)) {
+          if (ipVersion(h) !== 0 || (h !== '' && hostNameProblem(h) === undefined)) {
             init.statsdIp = h;
-          } else if (port && (net.isIP(port[1] ?? '') === 4 || hostNameProblem(port[1] ?? '') === undefined)) {
+          } else if (port && (ipVersion(port[1] ?? '') === 4 || hostNameProblem(port[1] ?? '') === undefined)) {
             w.error(where, value, `${JSON.stringify(v)}: give the address alone and the port as statsd_port: ${port[2]} (or statsd_url: udp://${h})`);
           } else {
             w.error(where, value, `expected an IP address or host name, got ${JSON.stringify(v)}`);
@@ -545,7 +545,7 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
           const h = item.text.trim();
           const problem = hostNameProblem(h);
           if (problem !== undefined) {
-            w.error(item.where, item.node, net.isIP(h) !== 0 ? `${h} is an address; put it under ips:` : problem);
+            w.error(item.where, item.node, ipVersion(h) !== 0 ? `${h} is an address; put it under ips:` : problem);
           } else {
             inst.hosts.push(h);
           }
@@ -553,7 +553,7 @@ function readInstance(w: Walker, node: YamlNode | null, where: string, index: nu
         break;
       case 'local_ips':
         for (const item of w.stringList(k, value)) {
-          if (net.isIP(item.text.trim()) === 0) w.error(item.where, item.node, `${JSON.stringify(item.text)} is not an IP address`);
+          if (ipVersion(item.text.trim()) === 0) w.error(item.where, item.node, `${JSON.stringify(item.text)} is not an IP address`);
           else inst.localIps.push(item.text.trim());
         }
         break;

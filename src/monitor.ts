@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
+import { ipVersion } from './ip';
 import { RttError } from './errors';
 import { addon, reportRows, toRttError, type NativeMonitor, type NativeReport, type NativeStats } from './native';
 import type { HostPairReport, MonitorStats, RttMonitorOptions, RttSample } from './types';
@@ -54,7 +54,7 @@ function checkAddresses(key: string, v: unknown): void {
   if (v === undefined) return;
   if (!Array.isArray(v)) throw invalid(`${key}: expected an array of IP addresses`);
   for (const a of v) {
-    if (typeof a !== 'string' || net.isIP(a) === 0) {
+    if (typeof a !== 'string' || ipVersion(a) === 0) {
       throw invalid(`${key}: "${String(a)}" is not an IPv4 or IPv6 address`);
     }
   }

@@ -15,7 +15,7 @@
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
-import net from 'node:net';
+import { ipVersion } from './ip';
 import os from 'node:os';
 import type { Logger } from './logger';
 
@@ -29,7 +29,7 @@ export const MAX_TAG_LENGTH = 200;
 export type StatsdTarget = { kind: 'udp'; host: string; port: number } | { kind: 'unix'; path: string };
 
 export function describeTarget(t: StatsdTarget): string {
-  return t.kind === 'udp' ? `udp://${net.isIPv6(t.host) ? `[${t.host}]` : t.host}:${t.port}` : `unix://${t.path}`;
+  return t.kind === 'udp' ? `udp://${ipVersion(t.host) === 6 ? `[${t.host}]` : t.host}:${t.port}` : `unix://${t.path}`;
 }
 
 /**
@@ -58,7 +58,7 @@ export function parseStatsdAddress(input: string, defaultPort = 8125): StatsdTar
   if (v6) {
     host = v6[1] ?? '';
     portText = v6[2];
-  } else if (net.isIPv6(rest)) {
+  } else if (ipVersion(rest) === 6) {
     host = rest;
   } else {
     const i = rest.lastIndexOf(':');
@@ -250,7 +250,7 @@ class UdpTransport implements Transport {
     if (this.sock) return Promise.resolve(this.sock);
     if (!this.connecting) {
       this.connecting = new Promise<dgram.Socket>((resolve, reject) => {
-        const family = net.isIP(this.host);
+        const family = ipVersion(this.host);
         const withAddress = (address: string, fam: number): void => {
           const sock = dgram.createSocket(fam === 6 ? 'udp6' : 'udp4');
           sock.on('error', (err) => this.onAsyncError(err));
