@@ -64,6 +64,30 @@ const char* const kReportFieldNames[kReportFields] = {
     "samples", "data",  "handshake", "ts",    "rttMs", "avgMs",        "jitterMs",
     "minMs",   "maxMs", "p50Ms",     "p95Ms", "p99Ms", "totalSamples", "flows"};
 
+// The numbers of a packed sample, in this order (SAMPLE_FIELDS in native.ts;
+// exported as sampleFields). kKind is the Kind's value, whose names in that
+// order the addon exports as sampleKinds.
+enum SampleField { kSampleTs, kSport, kDport, kSampleRtt, kKind, kSampleFields };
+const char* const kSampleFieldNames[kSampleFields] = {"ts", "sport", "dport", "rttMs", "kind"};
+
+// The JS strings of the local addresses in one delivery: its rows name few
+// (one, usually), and each is made once. JS thread only.
+class LocalStrings {
+ public:
+  explicit LocalStrings(Napi::Env env) : env_(env) {}
+  Napi::String get(const Addr& a) {
+    for (const auto& l : seen_)
+      if (l.first == a) return l.second;
+    Napi::String s = Napi::String::New(env_, addr_to_string(a));
+    if (seen_.size() < 8) seen_.emplace_back(a, s);
+    return s;
+  }
+
+ private:
+  Napi::Env env_;
+  std::vector<std::pair<Addr, Napi::String>> seen_;
+};
+
 Napi::Object kinds_object(Napi::Env env, const uint64_t* k) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("data", Napi::Number::New(env, static_cast<double>(k[0])));
@@ -313,19 +337,11 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, n * kReportFields * sizeof(double));
     double* v = static_cast<double*>(buf.Data());
     Napi::Array addrs = Napi::Array::New(env, 2 * n);
-    // A report's rows name few local addresses (one, usually), each once.
-    std::vector<std::pair<Addr, Napi::String>> locals;
+    LocalStrings locals(env);
     const double none = std::numeric_limits<double>::quiet_NaN();
     for (size_t i = 0; i < n; ++i) {
       const PairRow& p = r.rows[i];
-      Napi::String src;
-      for (const auto& l : locals)
-        if (l.first == p.local) src = l.second;
-      if (src.IsEmpty()) {
-        src = Napi::String::New(env, addr_to_string(p.local));
-        if (locals.size() < 8) locals.emplace_back(p.local, src);
-      }
-      addrs.Set(static_cast<uint32_t>(2 * i), src);
+      addrs.Set(static_cast<uint32_t>(2 * i), locals.get(p.local));
       addrs.Set(static_cast<uint32_t>(2 * i + 1), addr_to_string(p.remote));
       double* f = v + i * kReportFields;
       f[kSamples] = static_cast<double>(p.samples);
@@ -351,21 +367,30 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     return o;
   }
 
+  // Samples cross packed too, for the same reason: the addresses (local
+  // and remote, two a sample) and kSampleFields numbers a sample
+  // (sampleRows() in native.ts).
   Napi::Value SamplesValue(Napi::Env env, const std::vector<Sample>& samples) {
-    Napi::Array out = Napi::Array::New(env, samples.size());
-    for (size_t i = 0; i < samples.size(); ++i) {
+    const size_t n = samples.size();
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, n * kSampleFields * sizeof(double));
+    double* v = static_cast<double*>(buf.Data());
+    Napi::Array addrs = Napi::Array::New(env, 2 * n);
+    LocalStrings locals(env);
+    for (size_t i = 0; i < n; ++i) {
       const Sample& s = samples[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("ts", secs(s.ts_ns));
-      o.Set("src", addr_to_string(s.local));
-      o.Set("sport", static_cast<double>(s.lport));
-      o.Set("dst", addr_to_string(s.remote));
-      o.Set("dport", static_cast<double>(s.rport));
-      o.Set("rttMs", static_cast<double>(s.rtt_ns) / 1e6);
-      o.Set("kind", kind_name(s.kind));
-      out.Set(static_cast<uint32_t>(i), o);
+      addrs.Set(static_cast<uint32_t>(2 * i), locals.get(s.local));
+      addrs.Set(static_cast<uint32_t>(2 * i + 1), addr_to_string(s.remote));
+      double* f = v + i * kSampleFields;
+      f[kSampleTs] = secs(s.ts_ns);
+      f[kSport] = static_cast<double>(s.lport);
+      f[kDport] = static_cast<double>(s.rport);
+      f[kSampleRtt] = static_cast<double>(s.rtt_ns) / 1e6;
+      f[kKind] = static_cast<double>(static_cast<int>(s.kind));
     }
-    return out;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("addrs", addrs);
+    o.Set("values", Napi::Float64Array::New(env, n * kSampleFields, buf, 0));
+    return o;
   }
 
   WorkerOptions opt_;
@@ -434,6 +459,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array fields = Napi::Array::New(env, kReportFields);
   for (uint32_t i = 0; i < kReportFields; ++i) fields.Set(i, kReportFieldNames[i]);
   exports.Set("reportFields", fields);
+  Napi::Array sample_fields = Napi::Array::New(env, kSampleFields);
+  for (uint32_t i = 0; i < kSampleFields; ++i) sample_fields.Set(i, kSampleFieldNames[i]);
+  exports.Set("sampleFields", sample_fields);
+  Napi::Array kinds = Napi::Array::New(env, kKinds);
+  for (int i = 0; i < kKinds; ++i)
+    kinds.Set(static_cast<uint32_t>(i), kind_name(static_cast<Kind>(i)));
+  exports.Set("sampleKinds", kinds);
   return exports;
 }
 

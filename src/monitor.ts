@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ipVersion } from './ip';
 import { RttError } from './errors';
-import { addon, reportRows, toRttError, type NativeMonitor, type NativeReport, type NativeStats } from './native';
+import { addon, reportRows, sampleRows, toRttError, type NativeMonitor, type NativeReport, type NativeSamples, type NativeStats } from './native';
 import type { HostPairReport, MonitorStats, RttMonitorOptions, RttSample } from './types';
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'ended';
@@ -224,7 +224,7 @@ export class RttMonitor extends EventEmitter<RttMonitorEvents> {
         this.#emitSafely(() => this.emit('report', reportRows(payload as NativeReport)));
         break;
       case 'samples':
-        for (const s of payload as RttSample[]) this.#emitSafely(() => this.emit('sample', s));
+        for (const s of sampleRows(payload as NativeSamples)) this.#emitSafely(() => this.emit('sample', s));
         break;
       case 'error': {
         const e = payload as { code: string; message: string };

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { RttError } from './errors';
-import type { HostPairReport, MonitorStats, RttErrorCode } from './types';
+import type { HostPairReport, MonitorStats, RttErrorCode, RttSample, SampleKind } from './types';
 
 export interface NativeMonitorOptions {
   interface?: string;
@@ -51,6 +51,10 @@ export interface NativeAddon {
   libpcapNames(): string[];
   /** The numbers of a packed report row, in order (REPORT_FIELDS). */
   reportFields: string[];
+  /** The numbers of a packed sample, in order (SAMPLE_FIELDS). */
+  sampleFields: string[];
+  /** The sample kinds by the number a packed sample gives (SAMPLE_KINDS). */
+  sampleKinds: string[];
 }
 
 /**
@@ -115,6 +119,40 @@ export function reportRows(r: NativeReport): HostPairReport[] {
     };
   }
   return rows;
+}
+
+/**
+ * A batch of samples as the addon delivers it: the addresses of sample i
+ * at 2i (local) and 2i + 1 (remote), its numbers at SAMPLE_FIELDS.length · i.
+ */
+export interface NativeSamples {
+  addrs: string[];
+  values: Float64Array;
+}
+
+/** The layout of a packed sample: the addon's sampleFields, in its order. */
+export const SAMPLE_FIELDS = ['ts', 'sport', 'dport', 'rttMs', 'kind'] as const;
+/** Sample kinds by their number in a packed sample: the addon's sampleKinds. */
+export const SAMPLE_KINDS: readonly SampleKind[] = ['data', 'handshake', 'ts'];
+const SW = SAMPLE_FIELDS.length;
+
+/** The sample objects of a packed batch. */
+export function sampleRows(b: NativeSamples): RttSample[] {
+  const { addrs, values: v } = b;
+  const n = addrs.length >> 1;
+  const out = new Array<RttSample>(n);
+  for (let i = 0, j = 0; i < n; i++, j += SW) {
+    out[i] = {
+      ts: v[j],
+      src: addrs[2 * i],
+      sport: v[j + 1],
+      dst: addrs[2 * i + 1],
+      dport: v[j + 2],
+      rttMs: v[j + 3],
+      kind: SAMPLE_KINDS[v[j + 4]],
+    };
+  }
+  return out;
 }
 
 let cached: NativeAddon | undefined;

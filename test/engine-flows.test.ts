@@ -10,7 +10,7 @@ import path from 'node:path';
 import { analyze, RttError, type HostPairReport, type RttSample } from '../src';
 import { BASE_S, Conversation, merge } from './helpers/conversation';
 import { capture, expectSamples, near, tmpDir } from './helpers/expect';
-import { addon, REPORT_FIELDS } from '../src/native';
+import { addon, REPORT_FIELDS, SAMPLE_FIELDS, SAMPLE_KINDS } from '../src/native';
 
 const LOCAL = '10.0.0.1';
 
@@ -479,6 +479,23 @@ describe('engine: flows, reports and aggregates', () => {
     near(x.p99Ms, 40, 0.4, 'p99');
     // The addon packs these numbers in the order native.ts unpacks them.
     assert.deepEqual(addon().reportFields, [...REPORT_FIELDS]);
+  });
+
+  it('a sample carries every field, in order, each from its own source', async () => {
+    const a = conv(40001, '10.0.0.2');
+    a.handshake(0, 30_000, 30_100);
+    a.data(100_000, 'client', 10);
+    a.ack(112_500, 'server');
+    const r = await analyze({ file: capture(a.records()), local: [LOCAL], samples: true });
+    assert.deepEqual(
+      r.samples.map((s) => ({ ...s, ts: Math.round((s.ts - BASE_S) * 1e6) })),
+      [
+        { ts: 30_000, src: LOCAL, sport: 40001, dst: '10.0.0.2', dport: 80, rttMs: 30, kind: 'handshake' },
+        { ts: 112_500, src: LOCAL, sport: 40001, dst: '10.0.0.2', dport: 80, rttMs: 12.5, kind: 'data' },
+      ],
+    );
+    assert.deepEqual(addon().sampleFields, [...SAMPLE_FIELDS]);
+    assert.deepEqual(addon().sampleKinds, [...SAMPLE_KINDS]);
   });
 
   it('percentiles: exact on a multiset, within 1 % of the order statistics on a log-uniform set', async () => {
