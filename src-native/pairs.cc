@@ -194,28 +194,42 @@ void PairTable::add(uint32_t id, int64_t rtt_ns, Kind kind) {
   record(p, r);
 }
 
-// Nearest-rank percentile (the value at rank ceil(q·n)), exact over raw
-// values, within 1 % over a histogram, always inside [min, max].
-double PairTable::percentile(Pair& p, double q, std::vector<float>& sorted) {
-  uint32_t rank = static_cast<uint32_t>(std::ceil(q * p.n));
-  if (rank < 1) rank = 1;
-  if (rank > p.n) rank = p.n;
-  double v;
+// Nearest-rank percentiles p50, p95 and p99 (the values at ranks
+// ceil(q·n)), exact over raw values, within 1 % over a histogram, always
+// inside [min, max]. A histogram is walked once for the three ranks (they
+// ascend), from the lowest bucket a sample of the interval can be in: that
+// of the minimum, or of the minimum as a float if lower (the raw values
+// folded into a histogram were floats; hist_bucket() and float rounding are
+// both monotonic). Three scans of every bucket from the first took about
+// 2 of the 5-6 ms the engine spent on a report of 2000 pairs.
+void PairTable::percentiles(const Pair& p, const std::vector<float>& sorted, double out[3]) const {
+  static constexpr double kQ[3] = {0.50, 0.95, 0.99};
+  uint32_t rank[3];
+  for (int k = 0; k < 3; ++k) {
+    uint32_t r = static_cast<uint32_t>(std::ceil(kQ[k] * p.n));
+    rank[k] = std::min(std::max(r, 1u), p.n);
+  }
+  double v[3];
   if (p.dense) {
     const uint32_t* h = dense_[p.store].get();
+    int b = std::min(hist_bucket(static_cast<uint64_t>(p.min)),
+                     hist_bucket(static_cast<uint64_t>(static_cast<float>(p.min))));
     uint64_t cum = 0;
-    int b = 0;
-    for (; b < kHistBuckets; ++b) {
-      cum += h[b];
-      if (cum >= rank) break;
+    for (int k = 0; k < 3; ++k) {
+      // The counts add up to n, so each rank is reached by the last bucket.
+      while (b < kHistBuckets && cum + h[b] < rank[k]) cum += h[b++];
+      v[k] = hist_value(b);
     }
-    v = hist_value(b);
-  } else if (!sorted.empty()) {
-    v = static_cast<double>(sorted[std::min<size_t>(rank, sorted.size()) - 1]);
   } else {
-    v = q >= 0.5 ? p.max : p.min;
+    for (int k = 0; k < 3; ++k) {
+      if (!sorted.empty()) {
+        v[k] = static_cast<double>(sorted[std::min<size_t>(rank[k], sorted.size()) - 1]);
+      } else {
+        v[k] = kQ[k] >= 0.5 ? p.max : p.min;
+      }
+    }
   }
-  return std::min(p.max, std::max(p.min, v));
+  for (int k = 0; k < 3; ++k) out[k] = std::min(p.max, std::max(p.min, v[k]));
 }
 
 void PairTable::report(std::vector<PairRow>* rows) {
@@ -247,9 +261,11 @@ void PairTable::report(std::vector<PairRow>* rows) {
         scratch_.assign(raw, raw + kept);
         std::sort(scratch_.begin(), scratch_.end());
       }
-      row.p50 = percentile(p, 0.50, scratch_);
-      row.p95 = percentile(p, 0.95, scratch_);
-      row.p99 = percentile(p, 0.99, scratch_);
+      double q[3];
+      percentiles(p, scratch_, q);
+      row.p50 = q[0];
+      row.p95 = q[1];
+      row.p99 = q[2];
     }
     rows->push_back(row);
     p.n = 0;

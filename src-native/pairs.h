@@ -63,7 +63,9 @@ class PairTable {
 
   void record(Pair& p, double rtt_ns);
   void clear_store(Pair& p);
-  double percentile(Pair& p, double q, std::vector<float>& scratch);
+  // p50, p95 and p99 of the interval, from the sorted raw values or the
+  // histogram.
+  void percentiles(const Pair& p, const std::vector<float>& sorted, double out[3]) const;
   void free_pair(uint32_t id);
 
   uint32_t pair_hash(const Addr& l, const Addr& r) const;

@@ -784,6 +784,24 @@ TEST(pairs_percentiles_histogram_within_1_percent) {
   CHECK_EQ(rows[0].p99, 30.0 * kMs);
 }
 
+TEST(pairs_percentiles_histogram_from_the_minimum) {
+  // 300 samples (a histogram): 200 at 1 ms, 100 at 100 ms. The walk for the
+  // three ranks starts at the minimum's bucket, which holds p50.
+  PairTable t(true, 16);
+  uint32_t id = t.acquire(addr("10.0.0.1"), addr("192.0.2.1"));
+  for (int i = 0; i < 300; ++i) t.add(id, (i % 3 == 2 ? 100 : 1) * kMs, Kind::kData);
+  auto rows = report(t);
+  CHECK_EQ(rows[0].samples, 300u);
+  CHECK_NEAR(rows[0].p50 / (1.0 * kMs), 1.0, 0.01);
+  CHECK_NEAR(rows[0].p95 / (100.0 * kMs), 1.0, 0.01);
+  CHECK_NEAR(rows[0].p99 / (100.0 * kMs), 1.0, 0.01);
+  // 67 % at the minimum: p50 there, p95 not.
+  for (int i = 0; i < 300; ++i) t.add(id, (i % 3 == 2 ? 7 : 3) * kMs, Kind::kData);
+  rows = report(t);
+  CHECK_NEAR(rows[0].p50 / (3.0 * kMs), 1.0, 0.01);
+  CHECK_NEAR(rows[0].p95 / (7.0 * kMs), 1.0, 0.01);
+}
+
 TEST(pairs_histogram_bucket_error) {
   // Every value from 1 µs to 60 s lands in a bucket whose middle is within
   // 1/128 of it; below 1 µs, within 8 ns.
