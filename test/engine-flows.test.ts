@@ -10,6 +10,7 @@ import path from 'node:path';
 import { analyze, RttError, type HostPairReport, type RttSample } from '../src';
 import { BASE_S, Conversation, merge } from './helpers/conversation';
 import { capture, expectSamples, near, tmpDir } from './helpers/expect';
+import { prng } from './helpers/prng';
 import { addon, REPORT_FIELDS, SAMPLE_FIELDS, SAMPLE_KINDS } from '../src/native';
 
 const LOCAL = '10.0.0.1';
@@ -58,18 +59,6 @@ function plain(rtts: number[]): { mean: number; jitter: number } {
   let d = 0;
   for (let i = 1; i < rtts.length; i++) d += Math.abs(rtts[i] - rtts[i - 1]);
   return { mean, jitter: rtts.length > 1 ? d / (rtts.length - 1) : 0 };
-}
-
-/** A deterministic PRNG (mulberry32) for reproducible RTT sets. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A flow that handshakes (RTT hs µs) and then times one request per RTT of `rtts` (µs), each after the previous ACK. */

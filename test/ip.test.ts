@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { ipVersion } from '../src/ip';
+import { prng } from './helpers/prng';
 
 const CASES = [
   '',
@@ -69,18 +70,6 @@ const CASES = [
   '1::2:',
   '::2:',
 ];
-
-// mulberry32: reproducible.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('ipVersion', () => {
   it('answers as net.isIP on edge cases', () => {
