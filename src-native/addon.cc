@@ -70,23 +70,55 @@ const char* const kReportFieldNames[kReportFields] = {
 enum SampleField { kSampleTs, kSport, kDport, kSampleRtt, kKind, kSampleFields };
 const char* const kSampleFieldNames[kSampleFields] = {"ts", "sport", "dport", "rttMs", "kind"};
 
-// The JS strings of the local addresses in one delivery: its rows name few
-// (one, usually), and each is made once. JS thread only.
-class LocalStrings {
+// One delivery's records packed for JavaScript: `fields` numbers a record
+// in one Float64Array, and two addresses a record (local, remote) in one
+// array. The local addresses are few (one, usually): each JS string is made
+// once. JS thread only.
+class Packed {
  public:
-  explicit LocalStrings(Napi::Env env) : env_(env) {}
-  Napi::String get(const Addr& a) {
-    for (const auto& l : seen_)
-      if (l.first == a) return l.second;
-    Napi::String s = Napi::String::New(env_, addr_to_string(a));
-    if (seen_.size() < 8) seen_.emplace_back(a, s);
-    return s;
+  Packed(Napi::Env env, size_t n, size_t fields)
+      : env_(env),
+        n_(n),
+        fields_(fields),
+        buf_(Napi::ArrayBuffer::New(env, n * fields * sizeof(double))),
+        data_(static_cast<double*>(buf_.Data())),
+        addrs_(Napi::Array::New(env, 2 * n)) {}
+  // Record i's addresses; returns where its numbers go.
+  double* record(size_t i, const Addr& local, const Addr& remote) {
+    addrs_.Set(static_cast<uint32_t>(2 * i), local_string(local));
+    addrs_.Set(static_cast<uint32_t>(2 * i + 1), addr_to_string(remote));
+    return data_ + i * fields_;
+  }
+  // Sets `addrs` and `values` on o.
+  void into(Napi::Object o) {
+    o.Set("addrs", addrs_);
+    o.Set("values", Napi::Float64Array::New(env_, n_ * fields_, buf_, 0));
   }
 
  private:
+  Napi::String local_string(const Addr& a) {
+    for (const auto& l : locals_)
+      if (l.first == a) return l.second;
+    Napi::String s = Napi::String::New(env_, addr_to_string(a));
+    if (locals_.size() < 8) locals_.emplace_back(a, s);
+    return s;
+  }
+
   Napi::Env env_;
-  std::vector<std::pair<Addr, Napi::String>> seen_;
+  size_t n_;
+  size_t fields_;
+  Napi::ArrayBuffer buf_;
+  double* data_;  // buf_'s bytes
+  Napi::Array addrs_;
+  std::vector<std::pair<Addr, Napi::String>> locals_;
 };
+
+// A JS array of these names.
+Napi::Array name_array(Napi::Env env, const char* const* names, uint32_t n) {
+  Napi::Array a = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; ++i) a.Set(i, names[i]);
+  return a;
+}
 
 Napi::Object kinds_object(Napi::Env env, const uint64_t* k) {
   Napi::Object o = Napi::Object::New(env);
@@ -334,16 +366,11 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
   // young-generation collections their allocation brings.
   Napi::Value ReportValue(Napi::Env env, const Report& r) {
     const size_t n = r.rows.size();
-    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, n * kReportFields * sizeof(double));
-    double* v = static_cast<double*>(buf.Data());
-    Napi::Array addrs = Napi::Array::New(env, 2 * n);
-    LocalStrings locals(env);
+    Packed packed(env, n, kReportFields);
     const double none = std::numeric_limits<double>::quiet_NaN();
     for (size_t i = 0; i < n; ++i) {
       const PairRow& p = r.rows[i];
-      addrs.Set(static_cast<uint32_t>(2 * i), locals.get(p.local));
-      addrs.Set(static_cast<uint32_t>(2 * i + 1), addr_to_string(p.remote));
-      double* f = v + i * kReportFields;
+      double* f = packed.record(i, p.local, p.remote);
       f[kSamples] = static_cast<double>(p.samples);
       f[kData] = static_cast<double>(p.kinds[0]);
       f[kHandshake] = static_cast<double>(p.kinds[1]);
@@ -362,8 +389,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("ts", secs(r.ts_ns));
     o.Set("iface", label_);
-    o.Set("addrs", addrs);
-    o.Set("values", Napi::Float64Array::New(env, n * kReportFields, buf, 0));
+    packed.into(o);
     return o;
   }
 
@@ -372,15 +398,10 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
   // (sampleRows() in native.ts).
   Napi::Value SamplesValue(Napi::Env env, const std::vector<Sample>& samples) {
     const size_t n = samples.size();
-    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, n * kSampleFields * sizeof(double));
-    double* v = static_cast<double*>(buf.Data());
-    Napi::Array addrs = Napi::Array::New(env, 2 * n);
-    LocalStrings locals(env);
+    Packed packed(env, n, kSampleFields);
     for (size_t i = 0; i < n; ++i) {
       const Sample& s = samples[i];
-      addrs.Set(static_cast<uint32_t>(2 * i), locals.get(s.local));
-      addrs.Set(static_cast<uint32_t>(2 * i + 1), addr_to_string(s.remote));
-      double* f = v + i * kSampleFields;
+      double* f = packed.record(i, s.local, s.remote);
       f[kSampleTs] = secs(s.ts_ns);
       f[kSport] = static_cast<double>(s.lport);
       f[kDport] = static_cast<double>(s.rport);
@@ -388,8 +409,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
       f[kKind] = static_cast<double>(static_cast<int>(s.kind));
     }
     Napi::Object o = Napi::Object::New(env);
-    o.Set("addrs", addrs);
-    o.Set("values", Napi::Float64Array::New(env, n * kSampleFields, buf, 0));
+    packed.into(o);
     return o;
   }
 
@@ -456,12 +476,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("libpcapInfo", Napi::Function::New(env, LibpcapInfo));
   exports.Set("resolveLibpcap", Napi::Function::New(env, ResolveLibpcap));
   exports.Set("libpcapNames", Napi::Function::New(env, LibraryNames));
-  Napi::Array fields = Napi::Array::New(env, kReportFields);
-  for (uint32_t i = 0; i < kReportFields; ++i) fields.Set(i, kReportFieldNames[i]);
-  exports.Set("reportFields", fields);
-  Napi::Array sample_fields = Napi::Array::New(env, kSampleFields);
-  for (uint32_t i = 0; i < kSampleFields; ++i) sample_fields.Set(i, kSampleFieldNames[i]);
-  exports.Set("sampleFields", sample_fields);
+  exports.Set("reportFields", name_array(env, kReportFieldNames, kReportFields));
+  exports.Set("sampleFields", name_array(env, kSampleFieldNames, kSampleFields));
   Napi::Array kinds = Napi::Array::New(env, kKinds);
   for (int i = 0; i < kKinds; ++i)
     kinds.Set(static_cast<uint32_t>(i), kind_name(static_cast<Kind>(i)));
