@@ -466,7 +466,11 @@ function startTcpdump(ns: string, iface: string): Bg {
 }
 
 async function stopTcpdump(bg: Bg, tool: string, rep: { pps: number; sent: number }): Promise<LiveSide> {
-  await sleep(500);
+  // tcpdump opens the interface with a 1000 ms buffer timeout
+  // (pcap_set_timeout(3PCAP)); with TPACKET_V3 a partly filled block reaches
+  // it only when that timeout retires the block, so wait past it before
+  // SIGINT, or the last packets are counted received but never captured.
+  await sleep(1500);
   bg.kill('SIGINT');
   const r = await bg.done;
   const num = (re: RegExp): number => Number(re.exec(r.stderr)?.[1] ?? NaN);
@@ -548,7 +552,7 @@ async function live(o: Options): Promise<LiveResult> {
       together.push(await stopMonitor(m, rep));
     }
     for (const s of [...alone, ...together]) {
-      log(`  ${s.tool.padEnd(12)} replay ${(s.replayPps / 1e3).toFixed(0)} kpps: received ${s.received}, dropped ${s.dropped}`);
+      log(`  ${s.tool.padEnd(12)} replay ${(s.replayPps / 1e3).toFixed(0)} kpps: received ${s.received}, captured ${s.captured ?? NaN}, dropped ${s.dropped}`);
     }
     return { packets: o.livePackets, interface: 'veth (prtt-rx)', alone, together };
   } finally {
@@ -700,10 +704,10 @@ async function main(): Promise<void> {
     out.push('', `live: tcpreplay --topspeed, ${human(lr.packets)} packets onto a veth pair (own namespace)`);
     out.push(
       table(
-        ['capture', 'replay kpps', 'sent', 'received', 'dropped'],
+        ['capture', 'replay kpps', 'sent', 'received', 'captured', 'dropped'],
         [...lr.alone.map((s) => [`${s.tool} alone`, s]), ...lr.together.map((s) => [`${s.tool} (both at once)`, s])].map(([n, s]) => {
           const x = s as LiveSide;
-          return [n as string, (x.replayPps / 1e3).toFixed(0), String(x.sent), String(x.received), String(x.dropped)];
+          return [n as string, (x.replayPps / 1e3).toFixed(0), String(x.sent), String(x.received), String(x.captured ?? NaN), String(x.dropped)];
         }),
       ),
     );
